@@ -373,3 +373,106 @@ fn extension_vectors_decode_once_declared() {
     let message = ServerMessage::Extension(ServerExtension::new(0x93, Bytes::new()).expect("ext"));
     check_server(&server, &message, &options);
 }
+
+/// Writes one encoded message of every type (the vectors above) as the seed
+/// corpus of the `frame_decode` fuzz target.
+#[test]
+#[ignore = "writes fuzz/corpus/frame_decode; run by hand after changing the vectors"]
+fn write_fuzz_seed_corpus() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/frame_decode");
+    std::fs::create_dir_all(&dir).expect("create corpus dir");
+    let record = sample_record();
+    let refs = [
+        Reference::from_bytes([0x01; 48]),
+        Reference::Address(record.address()),
+    ];
+    let seeds: Vec<(&str, Bytes)> = vec![
+        (
+            "get",
+            ClientMessage::Get {
+                query_id: QueryId(0x0102),
+                references: References::from_refs(&refs).expect("fits"),
+            }
+            .to_bytes(),
+        ),
+        (
+            "query",
+            ClientMessage::Query {
+                query_id: QueryId(7),
+                limit: 100,
+                filter: sample_filter(),
+            }
+            .to_bytes(),
+        ),
+        (
+            "subscribe",
+            ClientMessage::Subscribe {
+                query_id: QueryId(8),
+                limit: 0,
+                filter: sample_filter(),
+            }
+            .to_bytes(),
+        ),
+        (
+            "unsubscribe",
+            ClientMessage::Unsubscribe {
+                query_id: QueryId(8),
+            }
+            .to_bytes(),
+        ),
+        (
+            "submission",
+            ClientMessage::Submission {
+                record: record.clone(),
+            }
+            .to_bytes(),
+        ),
+        (
+            "record",
+            ServerMessage::Record {
+                query_id: QueryId(7),
+                record: record.clone(),
+            }
+            .to_bytes(),
+        ),
+        (
+            "locally-complete",
+            ServerMessage::LocallyComplete {
+                query_id: QueryId(8),
+            }
+            .to_bytes(),
+        ),
+        (
+            "query-closed",
+            ServerMessage::QueryClosed {
+                query_id: QueryId(7),
+                code: QueryClosedCode::OnRequest,
+            }
+            .to_bytes(),
+        ),
+        (
+            "submission-result",
+            ServerMessage::SubmissionResult {
+                code: SubmissionResultCode::Duplicate,
+                id_prefix: record.id_prefix(),
+            }
+            .to_bytes(),
+        ),
+        (
+            "sync-init",
+            ClientMessage::Extension(
+                ClientExtension::new(0x10, Bytes::from_static(b"12345678")).expect("ext"),
+            )
+            .to_bytes(),
+        ),
+        (
+            "sync-error",
+            ServerMessage::Extension(ServerExtension::new(0x93, Bytes::new()).expect("ext"))
+                .to_bytes(),
+        ),
+    ];
+    for (name, bytes) in seeds {
+        std::fs::write(dir.join(format!("seed-{name}")), &bytes).expect("write seed");
+    }
+}
