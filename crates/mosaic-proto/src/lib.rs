@@ -10,6 +10,7 @@ mod kind;
 mod message;
 mod message_type;
 mod record;
+pub mod session;
 mod tag;
 mod timestamp;
 mod wire;

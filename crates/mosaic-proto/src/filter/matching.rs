@@ -20,13 +20,23 @@ const CHECK_ORDER: [ElementType; 11] = [
 ];
 
 impl Filter {
-    /// Whether `record` passes every element of the filter, given the time the
-    /// server received it (for Received Since / Received Until).
-    ///
-    /// Only the first element of each type counts (filter.md: later ones MUST be
-    /// ignored). A list element with no entries matches no record (an empty
-    /// exclusion excludes none). A filter with no elements matches every record.
-    pub fn matches(&self, record: &Record, received_at: Timestamp) -> bool {
+    /// Whether `record` passes every element a client can check: all but
+    /// Received Since and Received Until, whose time only the server knows.
+    pub fn matches_ignoring_received(&self, record: &Record) -> bool {
+        self.first_elements()
+            .iter()
+            .flatten()
+            .filter(|e| {
+                !matches!(
+                    e,
+                    FilterElement::ReceivedSince(_) | FilterElement::ReceivedUntil(_)
+                )
+            })
+            .all(|element| element_matches(element, record, Timestamp::ZERO))
+    }
+
+    /// The element of each type that counts (the first), in [`CHECK_ORDER`].
+    fn first_elements(&self) -> [Option<FilterElement<'_>>; 11] {
         let mut firsts: [Option<FilterElement<'_>>; 11] = [None; 11];
         for element in self.elements() {
             let slot = CHECK_ORDER
@@ -37,6 +47,16 @@ impl Filter {
             }
         }
         firsts
+    }
+
+    /// Whether `record` passes every element of the filter, given the time the
+    /// server received it (for Received Since / Received Until).
+    ///
+    /// Only the first element of each type counts (filter.md: later ones MUST be
+    /// ignored). A list element with no entries matches no record (an empty
+    /// exclusion excludes none). A filter with no elements matches every record.
+    pub fn matches(&self, record: &Record, received_at: Timestamp) -> bool {
+        self.first_elements()
             .iter()
             .flatten()
             .all(|element| element_matches(element, record, received_at))

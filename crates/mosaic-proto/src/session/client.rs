@@ -1,0 +1,479 @@
+//! The client side of a connection: query ids, routing answers to their
+//! queries, matching submission results, and ignoring what was not asked for.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{Core, KeepaliveConfig, SessionError, Transmit};
+use crate::{
+    ClientExtension, ClientMessage, CloseCode, DecodeError, DecodeOptions, Disposition, Filter,
+    IdPrefix, QueryClosedCode, QueryId, Record, Reference, References, ServerExtension,
+    ServerMessage, SubmissionResultCode,
+};
+
+/// Limits and timeouts of a client connection; every one bounded by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// Size limit and negotiated extension types for received messages.
+    pub decode: DecodeOptions,
+    /// Most queries open at once. Default 32.
+    pub max_open_queries: usize,
+    /// Most submissions awaiting results. Default 32.
+    pub max_pending_submissions: usize,
+    /// Most events waiting for the application; input is not read past it. Default 256.
+    pub max_pending_events: usize,
+    /// Most bytes of messages queued for the server. Default 4 MiB.
+    pub max_outbound_bytes: usize,
+    /// Close when queued messages make no progress this long. Default 30 s.
+    pub stall_timeout: Duration,
+    /// Keepalive pings; `None` disables them. Default: ping after 30 s of
+    /// silence, give up 20 s later.
+    pub keepalive: Option<KeepaliveConfig>,
+    /// Drop records that do not answer their query: not matching its filter
+    /// (the time-of-receipt elements cannot be checked by a client and are
+    /// skipped) or not among a Get's references, or past its LIMIT. Default on.
+    pub check_answers: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            decode: DecodeOptions::default(),
+            max_open_queries: 32,
+            max_pending_submissions: 32,
+            max_pending_events: 256,
+            max_outbound_bytes: 4 << 20,
+            stall_timeout: Duration::from_secs(30),
+            keepalive: Some(KeepaliveConfig::default()),
+            check_answers: true,
+        }
+    }
+}
+
+/// Why a server message was ignored (protocol.md: a client MUST ignore a
+/// message it did not expect).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ignored {
+    /// A message for a query that is not open.
+    UnknownQuery(ServerMessage),
+    /// Locally Complete for a Get, a Query, or twice.
+    UnexpectedLocallyComplete(QueryId),
+    /// A Submission Result no pending submission matches.
+    UnknownSubmission(ServerMessage),
+    /// A record that does not answer its query (filter, references or limit).
+    NotAnAnswer {
+        /// The query it came for.
+        query_id: QueryId,
+        /// The record.
+        record: Record,
+    },
+    /// A server message type that is neither core nor negotiated.
+    UnknownType(DecodeError),
+}
+
+/// What the server answered, routed to the query or submission it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientEvent {
+    /// A record for an open query.
+    Record {
+        /// The query.
+        query_id: QueryId,
+        /// The record, structurally valid (check its signature before trusting it).
+        record: Record,
+    },
+    /// A subscription's stored records are all sent; live ones follow.
+    LocallyComplete {
+        /// The subscription.
+        query_id: QueryId,
+    },
+    /// A query ended; its id may be reused from now on.
+    QueryClosed {
+        /// The query.
+        query_id: QueryId,
+        /// Why.
+        code: QueryClosedCode,
+    },
+    /// The result of a submission.
+    SubmissionResult {
+        /// The submitted record's ID prefix.
+        id_prefix: IdPrefix,
+        /// The outcome.
+        code: SubmissionResultCode,
+    },
+    /// A message of a negotiated extension.
+    Extension(ServerExtension),
+    /// A message that was not expected and is ignored.
+    Ignored(Ignored),
+}
+
+#[derive(Debug)]
+enum Asked {
+    Get(References),
+    Query(Filter),
+    Subscribe { filter: Filter, complete: bool },
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: QueryId,
+    asked: Asked,
+    limit: u16,
+    received: u32,
+}
+
+impl Pending {
+    /// Whether `record` answers this query.
+    fn answers(&self, record: &Record) -> bool {
+        let counted = !matches!(self.asked, Asked::Subscribe { complete: true, .. });
+        if counted && self.limit != 0 && self.received >= u32::from(self.limit) {
+            return false;
+        }
+        match &self.asked {
+            Asked::Get(references) => references.iter().any(|r| match r {
+                Reference::Id(id) => id == record.id(),
+                Reference::Address(address) => address == record.address(),
+            }),
+            Asked::Query(filter) | Asked::Subscribe { filter, .. } => {
+                filter.matches_ignoring_received(record)
+            }
+        }
+    }
+}
+
+/// The client side of one connection. See the [module docs](super) for the
+/// order in which to drive it.
+#[derive(Debug)]
+pub struct ClientSession {
+    config: ClientConfig,
+    core: Core,
+    open: Vec<Pending>,
+    submissions: Vec<IdPrefix>,
+    events: VecDeque<ClientEvent>,
+    next_id: u16,
+}
+
+impl ClientSession {
+    /// A session for a connection established at `now`.
+    pub fn new(config: ClientConfig, now: Instant) -> ClientSession {
+        ClientSession {
+            core: Core::new(
+                config.max_outbound_bytes,
+                config.stall_timeout,
+                config.keepalive,
+                now,
+            ),
+            config,
+            open: Vec::new(),
+            submissions: Vec::new(),
+            events: VecDeque::new(),
+            next_id: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Whether the transport should read more input now.
+    pub fn wants_input(&self) -> bool {
+        self.core.closed.is_none() && self.events.len() < self.config.max_pending_events
+    }
+
+    /// The next free query id: counting up from the last one, skipping ids open.
+    fn allocate(&mut self) -> Result<QueryId, SessionError> {
+        self.core.check_open()?;
+        if self.open.len() >= self.config.max_open_queries {
+            return Err(SessionError::TooManyOpenQueries {
+                max: self.config.max_open_queries,
+            });
+        }
+        // At most `max_open_queries` ids are taken, so a free one is near.
+        loop {
+            let id = QueryId(self.next_id);
+            self.next_id = self.next_id.wrapping_add(1);
+            if self.open.iter().all(|q| q.id != id) {
+                return Ok(id);
+            }
+        }
+    }
+
+    fn send_query(
+        &mut self,
+        make: impl FnOnce(QueryId) -> (ClientMessage, Asked, u16),
+        now: Instant,
+    ) -> Result<QueryId, SessionError> {
+        let id = self.allocate()?;
+        let (message, asked, limit) = make(id);
+        let bytes = message.to_bytes();
+        self.core.check_room(bytes.len())?;
+        self.core.outbound.push(Transmit::Message(bytes), now);
+        self.open.push(Pending {
+            id,
+            asked,
+            limit,
+            received: 0,
+        });
+        Ok(id)
+    }
+
+    /// Asks for records by ID or address.
+    ///
+    /// # Errors
+    /// [`SessionError::TooManyOpenQueries`], [`SessionError::QueueFull`], [`SessionError::Closed`].
+    pub fn get(&mut self, references: References, now: Instant) -> Result<QueryId, SessionError> {
+        self.send_query(
+            |query_id| {
+                let message = ClientMessage::Get {
+                    query_id,
+                    references: references.clone(),
+                };
+                (message, Asked::Get(references), 0)
+            },
+            now,
+        )
+    }
+
+    /// Asks for records matching `filter`, at most `limit` (0: no limit).
+    ///
+    /// # Errors
+    /// As [`ClientSession::get`].
+    pub fn query(
+        &mut self,
+        filter: Filter,
+        limit: u16,
+        now: Instant,
+    ) -> Result<QueryId, SessionError> {
+        self.send_query(
+            |query_id| {
+                let message = ClientMessage::Query {
+                    query_id,
+                    limit,
+                    filter: filter.clone(),
+                };
+                (message, Asked::Query(filter), limit)
+            },
+            now,
+        )
+    }
+
+    /// Subscribes to records matching `filter`: at most `limit` stored ones
+    /// (0: no limit), then live ones.
+    ///
+    /// # Errors
+    /// As [`ClientSession::get`].
+    pub fn subscribe(
+        &mut self,
+        filter: Filter,
+        limit: u16,
+        now: Instant,
+    ) -> Result<QueryId, SessionError> {
+        self.send_query(
+            |query_id| {
+                let message = ClientMessage::Subscribe {
+                    query_id,
+                    limit,
+                    filter: filter.clone(),
+                };
+                let asked = Asked::Subscribe {
+                    filter,
+                    complete: false,
+                };
+                (message, asked, limit)
+            },
+            now,
+        )
+    }
+
+    /// Asks the server to close a query; it stays open until Query Closed arrives.
+    ///
+    /// # Errors
+    /// [`SessionError::UnknownQuery`], [`SessionError::QueueFull`], [`SessionError::Closed`].
+    pub fn unsubscribe(&mut self, query_id: QueryId, now: Instant) -> Result<(), SessionError> {
+        self.core.check_open()?;
+        if self.open.iter().all(|q| q.id != query_id) {
+            return Err(SessionError::UnknownQuery(query_id));
+        }
+        let bytes = ClientMessage::Unsubscribe { query_id }.to_bytes();
+        self.core.check_room(bytes.len())?;
+        self.core.outbound.push(Transmit::Message(bytes), now);
+        Ok(())
+    }
+
+    /// Submits a record; its result arrives as [`ClientEvent::SubmissionResult`]
+    /// with this ID prefix.
+    ///
+    /// # Errors
+    /// [`SessionError::TooManyPendingSubmissions`], [`SessionError::QueueFull`],
+    /// [`SessionError::Closed`].
+    pub fn submit(&mut self, record: Record, now: Instant) -> Result<IdPrefix, SessionError> {
+        self.core.check_open()?;
+        if self.submissions.len() >= self.config.max_pending_submissions {
+            return Err(SessionError::TooManyPendingSubmissions {
+                max: self.config.max_pending_submissions,
+            });
+        }
+        let id_prefix = record.id_prefix();
+        let bytes = ClientMessage::Submission { record }.to_bytes();
+        self.core.check_room(bytes.len())?;
+        self.core.outbound.push(Transmit::Message(bytes), now);
+        self.submissions.push(id_prefix);
+        Ok(id_prefix)
+    }
+
+    /// Sends a message of a negotiated extension.
+    ///
+    /// # Errors
+    /// [`SessionError::QueueFull`], [`SessionError::Closed`].
+    pub fn send_extension(
+        &mut self,
+        message: &ClientExtension,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        let bytes = ClientMessage::Extension(message.clone()).to_bytes();
+        self.core.check_room(bytes.len())?;
+        self.core.outbound.push(Transmit::Message(bytes), now);
+        Ok(())
+    }
+
+    /// Closes the connection after what is queued.
+    pub fn close(&mut self, code: CloseCode, reason: &str, now: Instant) {
+        self.core.close(code, reason, super::CloseCause::Local, now);
+    }
+
+    /// A binary WebSocket message arrived.
+    pub fn handle_binary(&mut self, bytes: Bytes, now: Instant) {
+        if self.core.closed.is_some() {
+            return;
+        }
+        self.core.keepalive.heard(now);
+        match ServerMessage::decode(bytes, &self.config.decode) {
+            Ok(message) => self.handle_message(message),
+            Err(error) => match error.disposition() {
+                Disposition::Ignore => self
+                    .events
+                    .push_back(ClientEvent::Ignored(Ignored::UnknownType(error))),
+                Disposition::Close(code) => self.core.close_for(error, code, now),
+                // Only a server answers; a client closes on anything else.
+                Disposition::RejectQuery(_) | Disposition::RejectSubmission(_) => {
+                    self.core.close_for(error, CloseCode::PROTOCOL_ERROR, now)
+                }
+            },
+        }
+    }
+
+    fn handle_message(&mut self, message: ServerMessage) {
+        let event = match message {
+            ServerMessage::Record { query_id, record } => {
+                match self.open.iter_mut().find(|q| q.id == query_id) {
+                    None => ClientEvent::Ignored(Ignored::UnknownQuery(ServerMessage::Record {
+                        query_id,
+                        record,
+                    })),
+                    Some(pending) if self.config.check_answers && !pending.answers(&record) => {
+                        ClientEvent::Ignored(Ignored::NotAnAnswer { query_id, record })
+                    }
+                    Some(pending) => {
+                        pending.received += 1;
+                        ClientEvent::Record { query_id, record }
+                    }
+                }
+            }
+            ServerMessage::LocallyComplete { query_id } => {
+                let pending = self.open.iter_mut().find(|q| q.id == query_id);
+                match pending.map(|q| &mut q.asked) {
+                    Some(Asked::Subscribe { complete, .. }) if !*complete => {
+                        *complete = true;
+                        ClientEvent::LocallyComplete { query_id }
+                    }
+                    _ => ClientEvent::Ignored(Ignored::UnexpectedLocallyComplete(query_id)),
+                }
+            }
+            ServerMessage::QueryClosed { query_id, code } => {
+                match self.open.iter().position(|q| q.id == query_id) {
+                    Some(at) => {
+                        self.open.swap_remove(at);
+                        ClientEvent::QueryClosed { query_id, code }
+                    }
+                    None => {
+                        ClientEvent::Ignored(Ignored::UnknownQuery(ServerMessage::QueryClosed {
+                            query_id,
+                            code,
+                        }))
+                    }
+                }
+            }
+            ServerMessage::SubmissionResult { code, id_prefix } => {
+                match self.submissions.iter().position(|p| *p == id_prefix) {
+                    Some(at) => {
+                        self.submissions.remove(at);
+                        ClientEvent::SubmissionResult { id_prefix, code }
+                    }
+                    None => ClientEvent::Ignored(Ignored::UnknownSubmission(
+                        ServerMessage::SubmissionResult { code, id_prefix },
+                    )),
+                }
+            }
+            ServerMessage::Extension(ext) => ClientEvent::Extension(ext),
+        };
+        self.events.push_back(event);
+    }
+
+    /// A text WebSocket message arrived: close with 1003.
+    pub fn handle_text(&mut self, now: Instant) {
+        self.core.handle_text(now);
+    }
+
+    /// A ping or pong arrived.
+    pub fn handle_ping_or_pong(&mut self, now: Instant) {
+        self.core.keepalive.heard(now);
+    }
+
+    /// The server sent a close frame.
+    pub fn handle_peer_close(&mut self, code: Option<CloseCode>, reason: &str) {
+        self.core.handle_peer_close(code, reason);
+    }
+
+    /// The transport failed; nothing more can be sent.
+    pub fn handle_transport_error(&mut self, error: &str) {
+        self.core.handle_transport_error(error);
+    }
+
+    /// When [`ClientSession::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.core.poll_timeout()
+    }
+
+    /// Time passed: keepalive and stalled server.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.core.handle_timeout(now);
+    }
+
+    /// The next answer for the application.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next thing to send.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+        self.core.outbound.pop(now)
+    }
+
+    /// How the connection ended, once a close is decided or received.
+    pub fn closed(&self) -> Option<&super::Closed> {
+        self.core.closed.as_ref()
+    }
+
+    /// The queries open now.
+    pub fn open_queries(&self) -> impl Iterator<Item = QueryId> + '_ {
+        self.open.iter().map(|q| q.id)
+    }
+
+    /// The ID prefixes of submissions awaiting results.
+    pub fn pending_submissions(&self) -> &[IdPrefix] {
+        &self.submissions
+    }
+}

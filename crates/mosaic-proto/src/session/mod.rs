@@ -1,0 +1,293 @@
+//! The sans-IO connection bookkeeping that both runtime adapters drive.
+//!
+//! A [`ServerSession`] or [`ClientSession`] holds the protocol state of one
+//! connection. The transport feeds it what arrives (`handle_*`, with the time
+//! passed in as `now`) and drains what it decided (`poll_*`). It reads no clock
+//! and owns no socket.
+//!
+//! The transport's loop, in this order each time it wakes:
+//!
+//! 1. while [`wants_input`](ServerSession::wants_input) and a WebSocket message
+//!    is ready: `handle_binary` / `handle_text` / `handle_ping_or_pong`, or
+//!    `handle_peer_close` when the peer closes;
+//! 2. if the time reached [`poll_timeout`](ServerSession::poll_timeout): `handle_timeout`;
+//! 3. drain `poll_event` to the application;
+//! 4. drain `poll_transmit` to the socket while it accepts data; after
+//!    [`Transmit::Close`] send nothing more;
+//! 5. sleep until input, an application call, or `poll_timeout`.
+
+mod client;
+mod keepalive;
+mod server;
+mod transmit;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+pub use client::{ClientConfig, ClientEvent, ClientSession, Ignored};
+pub use keepalive::KeepaliveConfig;
+pub use server::{QueryRef, ServerConfig, ServerEvent, ServerSession, SubmissionRef};
+pub use transmit::Transmit;
+
+use crate::{CloseCode, DecodeError, IdPrefix, QueryId};
+use keepalive::{Keepalive, KeepaliveAction};
+use transmit::{Outbound, close_reason};
+
+/// Why a connection closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseCause {
+    /// The local application closed it.
+    Local,
+    /// The peer sent a close frame.
+    Peer,
+    /// The peer broke the protocol.
+    Violation(DecodeError),
+    /// The peer sent a text WebSocket message.
+    TextMessage,
+    /// A client stayed idle (no open query or submission) past the idle timeout.
+    Idle,
+    /// The peer answered no keepalive ping.
+    PeerUnresponsive,
+    /// The peer stopped reading: queued messages made no progress for the stall timeout.
+    PeerNotReading,
+    /// The server is shutting down.
+    Shutdown,
+    /// The transport failed (I/O or TLS error) and closed without a close frame.
+    Transport(String),
+}
+
+impl fmt::Display for CloseCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseCause::Local => f.write_str("closed by the local application"),
+            CloseCause::Peer => f.write_str("closed by the peer"),
+            CloseCause::Violation(e) => write!(f, "protocol violation by the peer: {e}"),
+            CloseCause::TextMessage => f.write_str("the peer sent a text message"),
+            CloseCause::Idle => f.write_str("idle: no open query or submission"),
+            CloseCause::PeerUnresponsive => f.write_str("the peer answered no keepalive ping"),
+            CloseCause::PeerNotReading => f.write_str("the peer stopped reading"),
+            CloseCause::Shutdown => f.write_str("the server is shutting down"),
+            CloseCause::Transport(e) => write!(f, "transport failed: {e}"),
+        }
+    }
+}
+
+/// How a connection ended: the close code sent or received, its reason, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// The WebSocket close code (sent by whoever closed first).
+    pub code: CloseCode,
+    /// The close reason text.
+    pub reason: String,
+    /// Why it closed.
+    pub cause: CloseCause,
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} with {}", self.cause, self.code)?;
+        if !self.reason.is_empty() {
+            write!(f, " \"{}\"", self.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the local application asked that the session cannot do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The connection is closing or closed.
+    #[error("the connection is closed: {0}")]
+    Closed(Closed),
+    /// The outbound queue has no room for this message; wait and retry, or give up.
+    #[error("the outbound queue holds {queued} bytes; {len} more would pass its {max}-byte limit")]
+    QueueFull {
+        /// Bytes queued.
+        queued: usize,
+        /// Bytes of the message.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The query is not open (answered, cancelled, or never opened).
+    #[error("{0} is not open")]
+    UnknownQuery(QueryId),
+    /// The query's LIMIT is reached: no more records may be sent for it.
+    #[error("{query_id} already got the {limit} records its limit allows")]
+    LimitReached {
+        /// The query.
+        query_id: QueryId,
+        /// Its limit.
+        limit: u16,
+    },
+    /// Locally Complete is only for subscriptions, once.
+    #[error("{0} is not a subscription waiting for Locally Complete")]
+    NotAwaitingLocallyComplete(QueryId),
+    /// No submission with this ID prefix awaits a result.
+    #[error("no submission {0} awaits a result")]
+    UnknownSubmission(IdPrefix),
+    /// The client already has its maximum of open queries.
+    #[error("{max} queries are open, the configured maximum")]
+    TooManyOpenQueries {
+        /// The limit.
+        max: usize,
+    },
+    /// The client already has its maximum of submissions awaiting results.
+    #[error("{max} submissions await results, the configured maximum")]
+    TooManyPendingSubmissions {
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// The state both sessions share: outbound queue, keepalive, close state.
+#[derive(Debug)]
+struct Core {
+    outbound: Outbound,
+    keepalive: Keepalive,
+    /// Set once a close is decided (queued or received); nothing is sent after.
+    closed: Option<Closed>,
+}
+
+impl Core {
+    fn new(
+        max_outbound_bytes: usize,
+        stall_timeout: Duration,
+        keepalive: Option<KeepaliveConfig>,
+        now: Instant,
+    ) -> Core {
+        Core {
+            outbound: Outbound::new(max_outbound_bytes, stall_timeout),
+            keepalive: Keepalive::new(keepalive, now),
+            closed: None,
+        }
+    }
+
+    fn check_open(&self) -> Result<(), SessionError> {
+        match &self.closed {
+            Some(closed) => Err(SessionError::Closed(closed.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks that an application message of `len` bytes may be queued now.
+    fn check_room(&self, len: usize) -> Result<(), SessionError> {
+        self.check_open()?;
+        if !self.outbound.has_room(len) {
+            return Err(SessionError::QueueFull {
+                queued: self.outbound.queued_bytes(),
+                len,
+                max: self.outbound.max_bytes(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Decides to close: queues the close frame after what is already queued.
+    fn close(&mut self, code: CloseCode, reason: &str, cause: CloseCause, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        let reason = close_reason(reason);
+        if matches!(
+            cause,
+            CloseCause::PeerNotReading | CloseCause::PeerUnresponsive
+        ) {
+            // Nothing queued will get through; do not keep it.
+            self.outbound.clear();
+        }
+        self.outbound.push(
+            Transmit::Close {
+                code,
+                reason: reason.clone(),
+            },
+            now,
+        );
+        self.closed = Some(Closed {
+            code,
+            reason,
+            cause,
+        });
+    }
+
+    /// Closing because of what the peer sent.
+    fn close_for(&mut self, error: DecodeError, code: CloseCode, now: Instant) {
+        let reason = error.to_string();
+        self.close(code, &reason, CloseCause::Violation(error), now);
+    }
+
+    /// The peer closed, or the transport ended: nothing more is sent.
+    fn closed_by(&mut self, closed: Closed) {
+        self.outbound.clear();
+        if self.closed.is_none() {
+            self.closed = Some(closed);
+        }
+    }
+
+    fn handle_text(&mut self, now: Instant) {
+        self.keepalive.heard(now);
+        self.close(
+            CloseCode::UNSUPPORTED_DATA,
+            "Mosaic uses binary messages only",
+            CloseCause::TextMessage,
+            now,
+        );
+    }
+
+    fn handle_peer_close(&mut self, code: Option<CloseCode>, reason: &str) {
+        self.closed_by(Closed {
+            code: code.unwrap_or(CloseCode(1005)),
+            reason: close_reason(reason),
+            cause: CloseCause::Peer,
+        });
+    }
+
+    fn handle_transport_error(&mut self, error: &str) {
+        self.closed_by(Closed {
+            code: CloseCode(1006),
+            reason: String::new(),
+            cause: CloseCause::Transport(error.to_owned()),
+        });
+    }
+
+    /// Keepalive and stall checks.
+    fn handle_timeout(&mut self, now: Instant) {
+        if self.closed.is_some() {
+            return;
+        }
+        if self.outbound.stall_deadline().is_some_and(|d| now >= d) {
+            self.close(
+                CloseCode::POLICY_VIOLATION,
+                "peer stopped reading",
+                CloseCause::PeerNotReading,
+                now,
+            );
+            return;
+        }
+        match self.keepalive.on_timeout(now) {
+            KeepaliveAction::Nothing => {}
+            KeepaliveAction::Ping => self.outbound.push(Transmit::Ping, now),
+            KeepaliveAction::PeerGone => self.close(
+                CloseCode::GOING_AWAY,
+                "keepalive timeout",
+                CloseCause::PeerUnresponsive,
+                now,
+            ),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        if self.closed.is_some() {
+            return None;
+        }
+        [self.outbound.stall_deadline(), self.keepalive.deadline()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,854 @@
+//! The sessions driven by hand: every input a peer can get wrong, and the
+//! answers, events and closes that follow.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::test_support::{record_with, sample_record};
+use crate::{
+    ClientMessage, Filter, IdPrefix, QueryClosedCode, QueryId, Reference, References,
+    ServerMessage, SubmissionResultCode, Tag, Timestamp,
+};
+
+fn t(secs: u64) -> Instant {
+    thread_local!(static T0: Instant = Instant::now());
+    T0.with(|t0| *t0 + Duration::from_secs(secs))
+}
+
+fn no_keepalive_server() -> ServerSession {
+    ServerSession::new(
+        ServerConfig {
+            keepalive: None,
+            idle_timeout: None,
+            ..ServerConfig::default()
+        },
+        t(0),
+    )
+}
+
+fn author_filter() -> Filter {
+    Filter::builder()
+        .author_keys(&[[0x33; 32]])
+        .build()
+        .expect("fits")
+}
+
+fn query_msg(id: u16) -> Bytes {
+    ClientMessage::Query {
+        query_id: QueryId(id),
+        limit: 0,
+        filter: author_filter(),
+    }
+    .to_bytes()
+}
+
+fn subscribe_msg(id: u16, limit: u16) -> Bytes {
+    ClientMessage::Subscribe {
+        query_id: QueryId(id),
+        limit,
+        filter: author_filter(),
+    }
+    .to_bytes()
+}
+
+/// Every transmit, decoded as server messages (closes as `Err`).
+fn sent_by_server(session: &mut ServerSession) -> Vec<Result<ServerMessage, (CloseCode, String)>> {
+    let mut out = Vec::new();
+    while let Some(t) = session.poll_transmit(t(0)) {
+        match t {
+            Transmit::Close { code, reason } => out.push(Err((code, reason))),
+            Transmit::Ping => {}
+            other => {
+                let bytes = other.contiguous().expect("a message");
+                out.push(Ok(
+                    ServerMessage::decode(bytes, &Default::default()).expect("valid")
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn closed_query(id: u16, code: QueryClosedCode) -> Result<ServerMessage, (CloseCode, String)> {
+    Ok(ServerMessage::QueryClosed {
+        query_id: QueryId(id),
+        code,
+    })
+}
+
+#[test]
+fn a_query_is_served_then_closed() {
+    let mut s = no_keepalive_server();
+    s.handle_binary(query_msg(4), t(1));
+    let Some(ServerEvent::Query {
+        query,
+        limit: 0,
+        filter,
+    }) = s.poll_event()
+    else {
+        panic!("expected a query event");
+    };
+    assert_eq!(filter, author_filter());
+    assert_eq!(query.id(), QueryId(4));
+    let record = sample_record();
+    s.send_record(query, &record, t(1)).expect("open");
+    s.close_query(query, QueryClosedCode::OnRequest, t(1))
+        .expect("open");
+    assert_eq!(
+        sent_by_server(&mut s),
+        [
+            Ok(ServerMessage::Record {
+                query_id: QueryId(4),
+                record: record.clone()
+            }),
+            closed_query(4, QueryClosedCode::OnRequest)
+        ]
+    );
+    assert_eq!(
+        s.send_record(query, &record, t(2)),
+        Err(SessionError::UnknownQuery(QueryId(4)))
+    );
+}
+
+#[test]
+fn record_transmits_share_the_record_bytes() {
+    let mut s = no_keepalive_server();
+    s.handle_binary(subscribe_msg(1, 0), t(0));
+    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    let record = sample_record();
+    s.send_record(query, &record, t(0)).expect("open");
+    let Some(Transmit::Record {
+        header,
+        record: shared,
+    }) = s.poll_transmit(t(0))
+    else {
+        panic!("expected a record transmit");
+    };
+    assert_eq!(shared.as_ptr(), record.as_bytes().as_ptr(), "not copied");
+    assert_eq!(header, ServerMessage::record_header(QueryId(1), &record));
+}
+
+#[test]
+fn a_reused_open_query_id_closes_both() {
+    let mut s = no_keepalive_server();
+    s.handle_binary(subscribe_msg(9, 0), t(0));
+    let Some(ServerEvent::Subscribe { query: first, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    s.handle_binary(query_msg(9), t(0));
+    assert_eq!(
+        s.poll_event(),
+        Some(ServerEvent::Cancelled { query: first })
+    );
+    assert_eq!(s.poll_event(), None, "the second query is not served");
+    assert_eq!(
+        sent_by_server(&mut s),
+        [closed_query(9, QueryClosedCode::RejectedInvalid)]
+    );
+    assert_eq!(s.open_queries().count(), 0);
+    assert!(s.closed().is_none(), "the connection lives on");
+    // Answers meant for the old query are refused, even once the id is reused.
+    s.handle_binary(query_msg(9), t(0));
+    let Some(ServerEvent::Query { query: second, .. }) = s.poll_event() else {
+        panic!("expected a query");
+    };
+    assert_eq!(
+        s.send_record(first, &sample_record(), t(0)),
+        Err(SessionError::UnknownQuery(QueryId(9)))
+    );
+    assert!(s.send_record(second, &sample_record(), t(0)).is_ok());
+}
+
+#[test]
+fn queries_past_the_limit_are_rejected_too_fast() {
+    let mut s = ServerSession::new(
+        ServerConfig {
+            max_open_queries: 2,
+            ..ServerConfig::default()
+        },
+        t(0),
+    );
+    for id in 0..3 {
+        s.handle_binary(query_msg(id), t(0));
+    }
+    assert_eq!(s.open_queries().count(), 2);
+    assert_eq!(
+        sent_by_server(&mut s),
+        [closed_query(2, QueryClosedCode::RejectedTooFast)]
+    );
+    assert!(s.closed().is_none());
+}
+
+#[test]
+fn unsubscribe_cancels_and_answers_on_request() {
+    let mut s = no_keepalive_server();
+    s.handle_binary(subscribe_msg(3, 0), t(0));
+    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    s.handle_binary(
+        ClientMessage::Unsubscribe {
+            query_id: QueryId(3),
+        }
+        .to_bytes(),
+        t(0),
+    );
+    assert_eq!(s.poll_event(), Some(ServerEvent::Cancelled { query }));
+    // An unknown id is answered too.
+    s.handle_binary(
+        ClientMessage::Unsubscribe {
+            query_id: QueryId(77),
+        }
+        .to_bytes(),
+        t(0),
+    );
+    assert_eq!(s.poll_event(), None);
+    assert_eq!(
+        sent_by_server(&mut s),
+        [
+            closed_query(3, QueryClosedCode::OnRequest),
+            closed_query(77, QueryClosedCode::OnRequest)
+        ]
+    );
+}
+
+#[test]
+fn an_invalid_filter_is_answered_and_the_connection_lives_on() {
+    let mut s = no_keepalive_server();
+    let mut bytes = query_msg(5).to_vec();
+    bytes[8 + 8 + 1] = 0; // zero element length
+    s.handle_binary(Bytes::from(bytes), t(0));
+    assert_eq!(s.poll_event(), None);
+    assert_eq!(
+        sent_by_server(&mut s),
+        [closed_query(5, QueryClosedCode::RejectedInvalid)]
+    );
+    assert!(s.closed().is_none());
+    assert!(s.wants_input());
+}
+
+#[test]
+fn an_invalid_record_is_answered_when_it_has_an_id() {
+    let mut s = no_keepalive_server();
+    let record = sample_record();
+    let mut bytes = ClientMessage::Submission {
+        record: record.clone(),
+    }
+    .to_bytes()
+    .to_vec();
+    bytes[8 + 200] = 0x02; // a reserved flag bit
+    s.handle_binary(Bytes::from(bytes), t(0));
+    assert_eq!(
+        sent_by_server(&mut s),
+        [Ok(ServerMessage::SubmissionResult {
+            code: SubmissionResultCode::RejectedInvalid,
+            id_prefix: record.id_prefix()
+        })]
+    );
+    assert!(s.closed().is_none());
+    // Too short to carry an ID: close with 1002.
+    let mut short = vec![0x05, 8 + 100, 0, 0, 0, 0, 0, 0];
+    short.extend([0u8; 100]);
+    s.handle_binary(Bytes::from(short), t(0));
+    let closed = s.closed().expect("closed").clone();
+    assert_eq!(closed.code, CloseCode::PROTOCOL_ERROR);
+    assert!(matches!(closed.cause, CloseCause::Violation(_)));
+}
+
+#[test]
+fn protocol_violations_close_with_their_codes() {
+    type Send = fn(&mut ServerSession);
+    let cases: [(&str, Send, CloseCode); 5] = [
+        (
+            "server message from a client",
+            |s| {
+                let m = ServerMessage::LocallyComplete {
+                    query_id: QueryId(1),
+                };
+                s.handle_binary(m.to_bytes(), t(0))
+            },
+            CloseCode::PROTOCOL_ERROR,
+        ),
+        (
+            "unknown client type",
+            |s| s.handle_binary(Bytes::from_static(&[0x07, 8, 0, 0, 0, 0, 0, 0]), t(0)),
+            CloseCode::PROTOCOL_ERROR,
+        ),
+        (
+            "malformed header",
+            |s| s.handle_binary(Bytes::from_static(&[0x04, 9, 0, 0, 0, 0, 0, 0]), t(0)),
+            CloseCode::PROTOCOL_ERROR,
+        ),
+        (
+            "text message",
+            |s| s.handle_text(t(0)),
+            CloseCode::UNSUPPORTED_DATA,
+        ),
+        (
+            "oversize message",
+            |s| {
+                let mut big = vec![0x05, 0, 0, 0x20];
+                big.resize(0x20_0000, 0);
+                s.handle_binary(Bytes::from(big), t(0))
+            },
+            CloseCode::MESSAGE_TOO_BIG,
+        ),
+    ];
+    for (name, send, code) in cases {
+        let mut s = no_keepalive_server();
+        s.handle_binary(subscribe_msg(1, 0), t(0));
+        send(&mut s);
+        let sent = sent_by_server(&mut s);
+        assert!(
+            matches!(sent.last(), Some(Err((c, _))) if *c == code),
+            "{name}: {sent:?}"
+        );
+        assert_eq!(s.closed().map(|c| c.code), Some(code), "{name}");
+        assert!(!s.wants_input(), "{name}");
+        // Nothing is accepted once closed.
+        s.handle_binary(query_msg(2), t(0));
+        assert!(matches!(
+            s.poll_event(),
+            Some(ServerEvent::Subscribe { .. })
+        ));
+        assert_eq!(s.poll_event(), None, "{name}");
+    }
+}
+
+#[test]
+fn limits_count_stored_records_only() {
+    let mut s = no_keepalive_server();
+    s.handle_binary(subscribe_msg(1, 2), t(0));
+    let Some(ServerEvent::Subscribe {
+        query, limit: 2, ..
+    }) = s.poll_event()
+    else {
+        panic!("expected a subscription");
+    };
+    let r = sample_record();
+    s.send_record(query, &r, t(0)).expect("1");
+    s.send_record(query, &r, t(0)).expect("2");
+    assert_eq!(
+        s.send_record(query, &r, t(0)),
+        Err(SessionError::LimitReached {
+            query_id: QueryId(1),
+            limit: 2
+        })
+    );
+    s.locally_complete(query, t(0)).expect("subscription");
+    assert_eq!(
+        s.locally_complete(query, t(0)),
+        Err(SessionError::NotAwaitingLocallyComplete(QueryId(1)))
+    );
+    for _ in 0..5 {
+        s.send_record(query, &r, t(0))
+            .expect("live records are not limited");
+    }
+    s.handle_binary(query_msg(2), t(0));
+    let Some(ServerEvent::Query { query: q, .. }) = s.poll_event() else {
+        panic!("expected a query");
+    };
+    assert_eq!(
+        s.locally_complete(q, t(0)),
+        Err(SessionError::NotAwaitingLocallyComplete(QueryId(2)))
+    );
+}
+
+#[test]
+fn submissions_are_answered_once_and_bounded() {
+    let mut s = ServerSession::new(
+        ServerConfig {
+            max_pending_submissions: 1,
+            ..ServerConfig::default()
+        },
+        t(0),
+    );
+    let a = sample_record();
+    let b = record_with(&[], b"other", 0x2_0000);
+    s.handle_binary(
+        ClientMessage::Submission { record: a.clone() }.to_bytes(),
+        t(0),
+    );
+    s.handle_binary(
+        ClientMessage::Submission { record: b.clone() }.to_bytes(),
+        t(0),
+    );
+    let Some(ServerEvent::Submission { submission, record }) = s.poll_event() else {
+        panic!("expected a submission");
+    };
+    assert_eq!(record, a);
+    assert_eq!(s.poll_event(), None, "the second is over the limit");
+    s.submission_result(submission, SubmissionResultCode::Ok, t(0))
+        .expect("pending");
+    assert_eq!(
+        s.submission_result(submission, SubmissionResultCode::Ok, t(0)),
+        Err(SessionError::UnknownSubmission(a.id_prefix()))
+    );
+    assert_eq!(
+        sent_by_server(&mut s),
+        [
+            Ok(ServerMessage::SubmissionResult {
+                code: SubmissionResultCode::RejectedTooFast,
+                id_prefix: b.id_prefix()
+            }),
+            Ok(ServerMessage::SubmissionResult {
+                code: SubmissionResultCode::Ok,
+                id_prefix: a.id_prefix()
+            })
+        ]
+    );
+}
+
+#[test]
+fn idle_clients_are_closed_but_not_while_a_query_is_open() {
+    let config = ServerConfig {
+        idle_timeout: Some(Duration::from_secs(60)),
+        keepalive: None,
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(config, t(0));
+    assert_eq!(s.poll_timeout(), Some(t(60)));
+    s.handle_binary(subscribe_msg(1, 0), t(10));
+    assert_eq!(s.poll_timeout(), None, "an open subscription is not idle");
+    s.handle_timeout(t(1000));
+    assert!(s.closed().is_none());
+    s.handle_binary(
+        ClientMessage::Unsubscribe {
+            query_id: QueryId(1),
+        }
+        .to_bytes(),
+        t(20),
+    );
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t(50)),
+        "the queued answer's stall deadline"
+    );
+    assert_eq!(sent_by_server(&mut s).len(), 1);
+    assert_eq!(s.poll_timeout(), Some(t(80)));
+    s.handle_timeout(t(79));
+    assert!(s.closed().is_none());
+    s.handle_timeout(t(80));
+    let closed = s.closed().expect("idle close");
+    assert_eq!(closed.cause, CloseCause::Idle);
+    assert_eq!(closed.code, CloseCode::NORMAL);
+}
+
+#[test]
+fn keepalive_pings_then_closes_a_silent_peer() {
+    let config = ServerConfig {
+        idle_timeout: None,
+        keepalive: Some(KeepaliveConfig {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(5),
+        }),
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(config, t(0));
+    assert_eq!(s.poll_timeout(), Some(t(10)));
+    s.handle_timeout(t(10));
+    assert_eq!(s.poll_transmit(t(10)), Some(Transmit::Ping));
+    s.handle_ping_or_pong(t(12));
+    assert_eq!(s.poll_timeout(), Some(t(22)));
+    s.handle_timeout(t(22));
+    assert_eq!(s.poll_transmit(t(22)), Some(Transmit::Ping));
+    s.handle_timeout(t(27));
+    assert_eq!(
+        s.closed().map(|c| c.cause.clone()),
+        Some(CloseCause::PeerUnresponsive)
+    );
+}
+
+#[test]
+fn a_client_that_stops_reading_is_closed_and_its_queue_bounded() {
+    let config = ServerConfig {
+        max_outbound_bytes: 1000,
+        stall_timeout: Duration::from_secs(30),
+        keepalive: None,
+        idle_timeout: None,
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(config, t(0));
+    s.handle_binary(subscribe_msg(1, 0), t(0));
+    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    let r = sample_record(); // 224 bytes + 8
+    for _ in 0..4 {
+        s.send_record(query, &r, t(1)).expect("room");
+    }
+    assert!(matches!(
+        s.send_record(query, &r, t(1)),
+        Err(SessionError::QueueFull { max: 1000, .. })
+    ));
+    assert!(s.queued_bytes() <= 1000);
+    assert!(!s.wants_input() || s.queued_bytes() < 1000);
+    assert_eq!(s.poll_timeout(), Some(t(31)));
+    s.handle_timeout(t(31));
+    let closed = s.closed().expect("stalled");
+    assert_eq!(closed.cause, CloseCause::PeerNotReading);
+    assert_eq!(closed.code, CloseCode::POLICY_VIOLATION);
+    assert!(matches!(
+        s.send_record(query, &r, t(32)),
+        Err(SessionError::Closed(_))
+    ));
+}
+
+#[test]
+fn input_stops_while_the_application_lags() {
+    let mut s = ServerSession::new(
+        ServerConfig {
+            max_pending_events: 2,
+            ..ServerConfig::default()
+        },
+        t(0),
+    );
+    s.handle_binary(query_msg(1), t(0));
+    assert!(s.wants_input());
+    s.handle_binary(query_msg(2), t(0));
+    assert!(!s.wants_input());
+    s.poll_event();
+    assert!(s.wants_input());
+}
+
+#[test]
+fn shutdown_closes_every_open_query_then_the_connection() {
+    let mut s = no_keepalive_server();
+    s.handle_binary(subscribe_msg(1, 0), t(0));
+    s.handle_binary(query_msg(2), t(0));
+    s.shutdown(t(0));
+    let sent = sent_by_server(&mut s);
+    assert_eq!(sent.len(), 3);
+    assert!(sent.contains(&closed_query(1, QueryClosedCode::ShuttingDown)));
+    assert!(sent.contains(&closed_query(2, QueryClosedCode::ShuttingDown)));
+    assert_eq!(
+        sent[2],
+        Err((CloseCode::GOING_AWAY, "server shutting down".to_owned()))
+    );
+    assert_eq!(
+        s.closed().map(|c| c.cause.clone()),
+        Some(CloseCause::Shutdown)
+    );
+}
+
+fn client() -> ClientSession {
+    ClientSession::new(
+        ClientConfig {
+            keepalive: None,
+            ..ClientConfig::default()
+        },
+        t(0),
+    )
+}
+
+fn sent_by_client(c: &mut ClientSession) -> Vec<ClientMessage> {
+    let mut out = Vec::new();
+    while let Some(t) = c.poll_transmit(t(0)) {
+        if let Some(bytes) = t.contiguous() {
+            out.push(ClientMessage::decode(bytes, &Default::default()).expect("valid"));
+        }
+    }
+    out
+}
+
+fn from_server(c: &mut ClientSession, message: ServerMessage) -> Option<ClientEvent> {
+    c.handle_binary(message.to_bytes(), t(0));
+    c.poll_event()
+}
+
+#[test]
+fn client_ids_are_never_reused_while_open() {
+    let mut c = ClientSession::new(
+        ClientConfig {
+            max_open_queries: 3,
+            ..ClientConfig::default()
+        },
+        t(0),
+    );
+    let a = c.query(author_filter(), 0, t(0)).expect("id");
+    let b = c.subscribe(author_filter(), 0, t(0)).expect("id");
+    let d = c.get(References::default(), t(0)).expect("id");
+    assert_eq!((a, b, d), (QueryId(0), QueryId(1), QueryId(2)));
+    assert_eq!(
+        c.query(author_filter(), 0, t(0)),
+        Err(SessionError::TooManyOpenQueries { max: 3 })
+    );
+    from_server(
+        &mut c,
+        ServerMessage::QueryClosed {
+            query_id: b,
+            code: QueryClosedCode::OnRequest,
+        },
+    );
+    // Wrap all the way round: ids 0 and 2 are still open and are skipped.
+    for _ in 0..u16::MAX as usize - 2 {
+        let id = c.get(References::default(), t(0)).expect("id");
+        assert!(id != a && id != d);
+        from_server(
+            &mut c,
+            ServerMessage::QueryClosed {
+                query_id: id,
+                code: QueryClosedCode::OnRequest,
+            },
+        );
+    }
+    let next = c.get(References::default(), t(0)).expect("id");
+    assert_eq!(next, QueryId(1));
+}
+
+#[test]
+fn answers_are_routed_to_their_queries() {
+    let mut c = client();
+    let q = c.subscribe(author_filter(), 0, t(0)).expect("id");
+    let record = sample_record();
+    assert_eq!(
+        from_server(
+            &mut c,
+            ServerMessage::Record {
+                query_id: q,
+                record: record.clone()
+            }
+        ),
+        Some(ClientEvent::Record {
+            query_id: q,
+            record: record.clone()
+        })
+    );
+    assert_eq!(
+        from_server(&mut c, ServerMessage::LocallyComplete { query_id: q }),
+        Some(ClientEvent::LocallyComplete { query_id: q })
+    );
+    assert_eq!(
+        from_server(&mut c, ServerMessage::LocallyComplete { query_id: q }),
+        Some(ClientEvent::Ignored(Ignored::UnexpectedLocallyComplete(q)))
+    );
+    c.unsubscribe(q, t(0)).expect("open");
+    assert_eq!(
+        sent_by_client(&mut c).last(),
+        Some(&ClientMessage::Unsubscribe { query_id: q })
+    );
+    assert_eq!(
+        from_server(
+            &mut c,
+            ServerMessage::QueryClosed {
+                query_id: q,
+                code: QueryClosedCode::OnRequest
+            }
+        ),
+        Some(ClientEvent::QueryClosed {
+            query_id: q,
+            code: QueryClosedCode::OnRequest
+        })
+    );
+    let late = ServerMessage::Record {
+        query_id: q,
+        record,
+    };
+    assert_eq!(
+        from_server(&mut c, late.clone()),
+        Some(ClientEvent::Ignored(Ignored::UnknownQuery(late)))
+    );
+    assert!(c.closed().is_none(), "unexpected messages are ignored");
+}
+
+#[test]
+fn records_that_do_not_answer_are_ignored() {
+    let mut c = client();
+    let record = sample_record();
+    let other_author = Filter::builder()
+        .author_keys(&[[9; 32]])
+        .build()
+        .expect("fits");
+    let q = c.query(other_author, 0, t(0)).expect("id");
+    assert!(matches!(
+        from_server(
+            &mut c,
+            ServerMessage::Record {
+                query_id: q,
+                record: record.clone()
+            }
+        ),
+        Some(ClientEvent::Ignored(Ignored::NotAnAnswer { .. }))
+    ));
+    // A Get answers only its references.
+    let g = c
+        .get(
+            References::from_refs(&[Reference::Id(record.id())]).expect("one"),
+            t(0),
+        )
+        .expect("id");
+    assert!(matches!(
+        from_server(
+            &mut c,
+            ServerMessage::Record {
+                query_id: g,
+                record: record.clone()
+            }
+        ),
+        Some(ClientEvent::Record { .. })
+    ));
+    let other = record_with(&[Tag::new(1, b"x").expect("tag")], b"", 0x5_0000);
+    assert!(matches!(
+        from_server(
+            &mut c,
+            ServerMessage::Record {
+                query_id: g,
+                record: other
+            }
+        ),
+        Some(ClientEvent::Ignored(Ignored::NotAnAnswer { .. }))
+    ));
+    // A limit of 1 lets one record through.
+    let l = c.query(author_filter(), 1, t(0)).expect("id");
+    assert!(matches!(
+        from_server(
+            &mut c,
+            ServerMessage::Record {
+                query_id: l,
+                record: record.clone()
+            }
+        ),
+        Some(ClientEvent::Record { .. })
+    ));
+    assert!(matches!(
+        from_server(
+            &mut c,
+            ServerMessage::Record {
+                query_id: l,
+                record
+            }
+        ),
+        Some(ClientEvent::Ignored(Ignored::NotAnAnswer { .. }))
+    ));
+}
+
+#[test]
+fn submission_results_match_by_prefix() {
+    let mut c = client();
+    let record = sample_record();
+    let prefix = c.submit(record.clone(), t(0)).expect("queued");
+    assert_eq!(prefix, record.id_prefix());
+    assert_eq!(c.pending_submissions(), [prefix]);
+    let stray = ServerMessage::SubmissionResult {
+        code: SubmissionResultCode::Ok,
+        id_prefix: IdPrefix([1; 32]),
+    };
+    assert_eq!(
+        from_server(&mut c, stray.clone()),
+        Some(ClientEvent::Ignored(Ignored::UnknownSubmission(stray)))
+    );
+    assert_eq!(
+        from_server(
+            &mut c,
+            ServerMessage::SubmissionResult {
+                code: SubmissionResultCode::Duplicate,
+                id_prefix: prefix
+            }
+        ),
+        Some(ClientEvent::SubmissionResult {
+            id_prefix: prefix,
+            code: SubmissionResultCode::Duplicate
+        })
+    );
+    assert!(c.pending_submissions().is_empty());
+}
+
+#[test]
+fn a_client_ignores_unknown_server_types_and_closes_on_violations() {
+    let mut c = client();
+    c.handle_binary(Bytes::from_static(&[0x9f, 4, 0, 0]), t(0));
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Ignored(Ignored::UnknownType(_)))
+    ));
+    assert!(c.closed().is_none());
+    c.handle_binary(
+        ClientMessage::Unsubscribe {
+            query_id: QueryId(0),
+        }
+        .to_bytes(),
+        t(0),
+    );
+    assert_eq!(c.closed().map(|x| x.code), Some(CloseCode::PROTOCOL_ERROR));
+    let mut c = client();
+    c.handle_text(t(0));
+    assert_eq!(
+        c.closed().map(|x| x.code),
+        Some(CloseCode::UNSUPPORTED_DATA)
+    );
+    let mut c = client();
+    c.handle_peer_close(Some(CloseCode::GOING_AWAY), "bye");
+    let closed = c.closed().expect("closed").clone();
+    assert_eq!(
+        (closed.code, closed.cause),
+        (CloseCode::GOING_AWAY, CloseCause::Peer)
+    );
+    assert!(matches!(
+        c.query(author_filter(), 0, t(0)),
+        Err(SessionError::Closed(_))
+    ));
+    assert_eq!(
+        c.poll_transmit(t(0)),
+        None,
+        "nothing is sent after the peer closed"
+    );
+}
+
+#[test]
+fn a_client_and_a_server_session_talk() {
+    let mut c = client();
+    let mut s = no_keepalive_server();
+    let record = record_with(&[], b"payload", 0x7_0000);
+    let q = c.subscribe(author_filter(), 10, t(0)).expect("id");
+    let prefix = c.submit(record.clone(), t(0)).expect("queued");
+    while let Some(t) = c.poll_transmit(t(0)) {
+        s.handle_binary(t.contiguous().expect("message"), self::t(0));
+    }
+    let mut query = None;
+    while let Some(event) = s.poll_event() {
+        match event {
+            ServerEvent::Subscribe { query: q, .. } => query = Some(q),
+            ServerEvent::Submission {
+                submission,
+                record: r,
+            } => {
+                assert!(
+                    Filter::builder()
+                        .author_keys(&[[0x33; 32]])
+                        .build()
+                        .expect("f")
+                        .matches(&r, Timestamp::ZERO)
+                );
+                s.submission_result(submission, SubmissionResultCode::Ok, t(0))
+                    .expect("pending");
+                s.send_record(query.expect("subscribed first"), &r, t(0))
+                    .expect("open");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    s.locally_complete(query.expect("subscribed"), t(0))
+        .expect("subscription");
+    while let Some(t) = s.poll_transmit(t(0)) {
+        c.handle_binary(t.contiguous().expect("message"), self::t(0));
+    }
+    let events: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert_eq!(
+        events,
+        [
+            ClientEvent::SubmissionResult {
+                id_prefix: prefix,
+                code: SubmissionResultCode::Ok
+            },
+            ClientEvent::Record {
+                query_id: q,
+                record
+            },
+            ClientEvent::LocallyComplete { query_id: q },
+        ]
+    );
+}

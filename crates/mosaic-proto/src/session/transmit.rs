@@ -1,0 +1,195 @@
+//! What a session hands the transport, and the bounded queue that holds it.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::CloseCode;
+
+/// One thing for the transport to send, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transmit {
+    /// One whole Mosaic message: send it as one binary WebSocket message.
+    Message(Bytes),
+    /// One Record message in two parts: its 8-byte header and the record bytes,
+    /// which are shared with every other subscriber the record goes to. Send
+    /// them as one binary WebSocket message (two frames of one message, or
+    /// [`Transmit::contiguous`] for a single buffer).
+    Record {
+        /// The Record message header for this query.
+        header: [u8; 8],
+        /// The record, not copied.
+        record: Bytes,
+    },
+    /// A keepalive WebSocket ping.
+    Ping,
+    /// Close the WebSocket with this code and reason; nothing follows it.
+    Close {
+        /// The close code.
+        code: CloseCode,
+        /// A short reason (at most 123 bytes, the WebSocket limit).
+        reason: String,
+    },
+}
+
+impl Transmit {
+    /// Bytes of Mosaic message this carries (0 for pings and closes).
+    pub fn message_len(&self) -> usize {
+        match self {
+            Transmit::Message(bytes) => bytes.len(),
+            Transmit::Record { header, record } => header.len() + record.len(),
+            Transmit::Ping | Transmit::Close { .. } => 0,
+        }
+    }
+
+    /// The message in one buffer (copies a Record's parts together); `None`
+    /// for pings and closes.
+    pub fn contiguous(self) -> Option<Bytes> {
+        match self {
+            Transmit::Message(bytes) => Some(bytes),
+            Transmit::Record { header, record } => {
+                let mut buf = BytesMut::with_capacity(header.len() + record.len());
+                buf.put_slice(&header);
+                buf.put_slice(&record);
+                Some(buf.freeze())
+            }
+            Transmit::Ping | Transmit::Close { .. } => None,
+        }
+    }
+}
+
+/// The most a WebSocket close reason may hold (125-byte control payload − 2).
+pub(crate) const MAX_CLOSE_REASON: usize = 123;
+
+/// Cuts `reason` to the WebSocket limit on a character boundary.
+pub(crate) fn close_reason(reason: &str) -> String {
+    if reason.len() <= MAX_CLOSE_REASON {
+        return reason.to_owned();
+    }
+    let mut end = MAX_CLOSE_REASON;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_owned()
+}
+
+/// The outbound queue: bounded in bytes, and watched for a peer that stops
+/// reading (no transmit taken for `stall_timeout` while some wait).
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    queue: VecDeque<Transmit>,
+    bytes: usize,
+    max_bytes: usize,
+    stall_timeout: Duration,
+    /// When the transport last took a transmit, or the queue last became non-empty.
+    progress_at: Option<Instant>,
+}
+
+impl Outbound {
+    pub(crate) fn new(max_bytes: usize, stall_timeout: Duration) -> Outbound {
+        Outbound {
+            queue: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+            stall_timeout,
+            progress_at: None,
+        }
+    }
+
+    /// Whether `len` more message bytes fit.
+    pub(crate) fn has_room(&self, len: usize) -> bool {
+        self.queue.is_empty() || self.bytes + len <= self.max_bytes
+    }
+
+    /// Whether the queue is below its limit (so reading more input is fine).
+    pub(crate) fn below_limit(&self) -> bool {
+        self.bytes < self.max_bytes
+    }
+
+    /// Queues a transmit without checking room: callers check [`Outbound::has_room`]
+    /// for application messages; automatic answers are tiny and only made while
+    /// input is read, which stops when the queue is full.
+    pub(crate) fn push(&mut self, transmit: Transmit, now: Instant) {
+        if self.queue.is_empty() {
+            self.progress_at = Some(now);
+        }
+        self.bytes += transmit.message_len();
+        self.queue.push_back(transmit);
+    }
+
+    pub(crate) fn pop(&mut self, now: Instant) -> Option<Transmit> {
+        let transmit = self.queue.pop_front()?;
+        self.bytes -= transmit.message_len();
+        self.progress_at = if self.queue.is_empty() {
+            None
+        } else {
+            Some(now)
+        };
+        Some(transmit)
+    }
+
+    /// When the queue counts as stalled, if transmits are waiting.
+    pub(crate) fn stall_deadline(&self) -> Option<Instant> {
+        self.progress_at.map(|at| at + self.stall_timeout)
+    }
+
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
+    }
+
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.queue.clear();
+        self.bytes = 0;
+        self.progress_at = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_counts_bytes_and_tracks_progress() {
+        let t0 = Instant::now();
+        let mut out = Outbound::new(16, Duration::from_secs(5));
+        assert!(out.has_room(100), "an empty queue takes any one message");
+        out.push(Transmit::Message(Bytes::from_static(&[0; 10])), t0);
+        assert_eq!(out.queued_bytes(), 10);
+        assert!(out.has_room(6));
+        assert!(!out.has_room(7));
+        assert_eq!(out.stall_deadline(), Some(t0 + Duration::from_secs(5)));
+        out.push(Transmit::Ping, t0);
+        let t1 = t0 + Duration::from_secs(1);
+        assert!(matches!(out.pop(t1), Some(Transmit::Message(_))));
+        assert_eq!(out.stall_deadline(), Some(t1 + Duration::from_secs(5)));
+        assert_eq!(out.pop(t1), Some(Transmit::Ping));
+        assert_eq!(out.stall_deadline(), None);
+        assert_eq!(out.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn record_parts_join_into_one_message() {
+        let t = Transmit::Record {
+            header: [0x80, 12, 0, 0, 1, 0, 0, 0],
+            record: Bytes::from_static(b"abcd"),
+        };
+        assert_eq!(t.message_len(), 12);
+        assert_eq!(
+            t.contiguous().expect("message")[..],
+            b"\x80\x0c\0\0\x01\0\0\0abcd"[..]
+        );
+    }
+
+    #[test]
+    fn close_reasons_are_cut_on_a_char_boundary() {
+        let long = "é".repeat(100);
+        let cut = close_reason(&long);
+        assert!(cut.len() <= MAX_CLOSE_REASON);
+        assert!(long.starts_with(&cut));
+    }
+}
