@@ -244,6 +244,22 @@ impl Core {
         });
     }
 
+    fn handle_oversize(&mut self, len: usize, max: usize, now: Instant) {
+        self.keepalive.heard(now);
+        let error = DecodeError::TooLarge {
+            ty: crate::MessageType(0),
+            len,
+            max,
+        };
+        let reason = format!("message of {len} bytes exceeds the {max}-byte limit");
+        self.close(
+            CloseCode::MESSAGE_TOO_BIG,
+            &reason,
+            CloseCause::Violation(error),
+            now,
+        );
+    }
+
     fn handle_transport_error(&mut self, error: &str) {
         self.closed_by(Closed {
             code: CloseCode(1006),
@@ -288,6 +304,88 @@ impl Core {
             .min()
     }
 }
+
+/// What a transport needs from either session: the inputs, outputs and timer
+/// of the loop in the [module docs](self). Implemented by [`ServerSession`] and
+/// [`ClientSession`], so one transport loop can drive both.
+pub trait Session {
+    /// Whether the transport should read more input now.
+    fn wants_input(&self) -> bool;
+    /// A binary WebSocket message arrived.
+    fn handle_binary(&mut self, bytes: bytes::Bytes, now: Instant);
+    /// A text WebSocket message arrived.
+    fn handle_text(&mut self, now: Instant);
+    /// A ping or pong arrived.
+    fn handle_ping_or_pong(&mut self, now: Instant);
+    /// The WebSocket layer refused a message over `max` bytes (`len` if known,
+    /// else the limit): close with 1009.
+    fn handle_oversize(&mut self, len: usize, max: usize, now: Instant);
+    /// The peer sent a close frame.
+    fn handle_peer_close(&mut self, code: Option<CloseCode>, reason: &str);
+    /// The transport failed; nothing more can be sent.
+    fn handle_transport_error(&mut self, error: &str);
+    /// Time passed `poll_timeout`.
+    fn handle_timeout(&mut self, now: Instant);
+    /// When `handle_timeout` should next be called.
+    fn poll_timeout(&self) -> Option<Instant>;
+    /// The next thing to send.
+    fn poll_transmit(&mut self, now: Instant) -> Option<Transmit>;
+    /// How the connection ended, once a close is decided or received.
+    fn closed(&self) -> Option<&Closed>;
+    /// Whether events wait for the application.
+    fn has_events(&self) -> bool;
+    /// Bytes of messages queued for the peer.
+    fn queued_bytes(&self) -> usize;
+}
+
+macro_rules! impl_session {
+    ($ty:ty) => {
+        impl Session for $ty {
+            fn wants_input(&self) -> bool {
+                <$ty>::wants_input(self)
+            }
+            fn handle_binary(&mut self, bytes: bytes::Bytes, now: Instant) {
+                <$ty>::handle_binary(self, bytes, now)
+            }
+            fn handle_text(&mut self, now: Instant) {
+                <$ty>::handle_text(self, now)
+            }
+            fn handle_ping_or_pong(&mut self, now: Instant) {
+                <$ty>::handle_ping_or_pong(self, now)
+            }
+            fn handle_oversize(&mut self, len: usize, max: usize, now: Instant) {
+                <$ty>::handle_oversize(self, len, max, now)
+            }
+            fn handle_peer_close(&mut self, code: Option<CloseCode>, reason: &str) {
+                <$ty>::handle_peer_close(self, code, reason)
+            }
+            fn handle_transport_error(&mut self, error: &str) {
+                <$ty>::handle_transport_error(self, error)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$ty>::handle_timeout(self, now)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$ty>::poll_timeout(self)
+            }
+            fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+                <$ty>::poll_transmit(self, now)
+            }
+            fn closed(&self) -> Option<&Closed> {
+                <$ty>::closed(self)
+            }
+            fn has_events(&self) -> bool {
+                <$ty>::has_events(self)
+            }
+            fn queued_bytes(&self) -> usize {
+                <$ty>::queued_bytes(self)
+            }
+        }
+    };
+}
+
+impl_session!(ServerSession);
+impl_session!(ClientSession);
 
 #[cfg(test)]
 mod tests;

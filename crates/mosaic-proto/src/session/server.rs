@@ -356,6 +356,16 @@ impl ServerSession {
         self.core.handle_peer_close(code, reason);
     }
 
+    /// The WebSocket layer refused a message over `max` bytes: close with 1009.
+    pub fn handle_oversize(&mut self, len: usize, max: usize, now: Instant) {
+        self.core.handle_oversize(len, max, now);
+    }
+
+    /// Whether events wait for the application.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The transport failed; nothing more can be sent.
     pub fn handle_transport_error(&mut self, error: &str) {
         self.core.handle_transport_error(error);

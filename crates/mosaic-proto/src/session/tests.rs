@@ -852,3 +852,18 @@ fn a_client_and_a_server_session_talk() {
         ]
     );
 }
+
+#[test]
+fn an_oversize_message_refused_by_the_websocket_layer_closes_with_1009() {
+    for session in [&mut no_keepalive_server() as &mut dyn Session, &mut client()] {
+        session.handle_oversize(2_000_000, 1_048_584, t(0));
+        let closed = session.closed().expect("closed").clone();
+        assert_eq!(closed.code, CloseCode::MESSAGE_TOO_BIG);
+        assert!(matches!(closed.cause, CloseCause::Violation(_)));
+        assert!(!session.wants_input());
+        assert!(matches!(
+            session.poll_transmit(t(0)),
+            Some(Transmit::Close { code: CloseCode::MESSAGE_TOO_BIG, .. })
+        ));
+    }
+}
