@@ -84,14 +84,16 @@ impl ServerPolicy {
 
     fn try_decide(&self, headers: &HeaderMap) -> Result<Decision, ServerHandshakeError> {
         let lines = text_lines(headers, &[PROTOCOL_FIELD])?;
+        let items = || {
+            lines
+                .iter()
+                .flat_map(|line| line.split(','))
+                .map(|item| item.trim_matches(is_ows))
+                .filter(|item| !item.is_empty())
+        };
         let mut offered = false;
         let mut count = 0usize;
-        for item in lines
-            .iter()
-            .flat_map(|line| line.split(','))
-            .map(|item| item.trim_matches(is_ows))
-            .filter(|item| !item.is_empty())
-        {
+        for item in items() {
             count = count.saturating_add(1);
             if count > MAX_SUBPROTOCOLS {
                 return Err(ServerHandshakeError::TooManySubprotocols {
@@ -105,7 +107,8 @@ impl ServerPolicy {
                 return Ok(Decision::Nostr);
             }
             return Err(ServerHandshakeError::MissingSubprotocol {
-                offered: (!lines.is_empty()).then(|| show(lines.join(", ").as_bytes())),
+                offered: (count > 0)
+                    .then(|| show(items().collect::<Vec<_>>().join(", ").as_bytes())),
             });
         }
 
