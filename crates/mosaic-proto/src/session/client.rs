@@ -109,6 +109,18 @@ pub enum ClientEvent {
     Ignored(Ignored),
 }
 
+impl ClientEvent {
+    /// The query this event belongs to, if any.
+    pub fn query_id(&self) -> Option<QueryId> {
+        match self {
+            ClientEvent::Record { query_id, .. }
+            | ClientEvent::LocallyComplete { query_id }
+            | ClientEvent::QueryClosed { query_id, .. } => Some(*query_id),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Asked {
     Get(References),
@@ -122,7 +134,19 @@ struct Pending {
     asked: Asked,
     limit: u16,
     received: u32,
+    /// The application stopped listening: answers are dropped until Query Closed.
+    abandoned: bool,
 }
+
+#[derive(Debug)]
+struct PendingSubmission {
+    id_prefix: IdPrefix,
+    abandoned: bool,
+}
+
+/// Most ignored-message events kept; older ones are dropped (and counted), so
+/// that an application that never reads them cannot stall the connection.
+const MAX_IGNORED_EVENTS: usize = 16;
 
 impl Pending {
     /// Whether `record` answers this query.
@@ -150,9 +174,10 @@ pub struct ClientSession {
     config: ClientConfig,
     core: Core,
     open: Vec<Pending>,
-    submissions: Vec<IdPrefix>,
+    submissions: Vec<PendingSubmission>,
     events: VecDeque<ClientEvent>,
     next_id: u16,
+    ignored_dropped: u64,
 }
 
 impl ClientSession {
@@ -170,6 +195,7 @@ impl ClientSession {
             submissions: Vec::new(),
             events: VecDeque::new(),
             next_id: 0,
+            ignored_dropped: 0,
         }
     }
 
@@ -216,6 +242,7 @@ impl ClientSession {
             asked,
             limit,
             received: 0,
+            abandoned: false,
         });
         Ok(id)
     }
@@ -320,7 +347,10 @@ impl ClientSession {
         let bytes = ClientMessage::Submission { record }.to_bytes();
         self.core.check_room(bytes.len())?;
         self.core.outbound.push(Transmit::Message(bytes), now);
-        self.submissions.push(id_prefix);
+        self.submissions.push(PendingSubmission {
+            id_prefix,
+            abandoned: false,
+        });
         Ok(id_prefix)
     }
 
@@ -353,9 +383,9 @@ impl ClientSession {
         match ServerMessage::decode(bytes, &self.config.decode) {
             Ok(message) => self.handle_message(message),
             Err(error) => match error.disposition() {
-                Disposition::Ignore => self
-                    .events
-                    .push_back(ClientEvent::Ignored(Ignored::UnknownType(error))),
+                Disposition::Ignore => {
+                    self.push_event(ClientEvent::Ignored(Ignored::UnknownType(error)))
+                }
                 Disposition::Close(code) => self.core.close_for(error, code, now),
                 // Only a server answers; a client closes on anything else.
                 Disposition::RejectQuery(_) | Disposition::RejectSubmission(_) => {
@@ -378,15 +408,24 @@ impl ClientSession {
                     }
                     Some(pending) => {
                         pending.received += 1;
+                        if pending.abandoned {
+                            return;
+                        }
                         ClientEvent::Record { query_id, record }
                     }
                 }
             }
             ServerMessage::LocallyComplete { query_id } => {
-                let pending = self.open.iter_mut().find(|q| q.id == query_id);
-                match pending.map(|q| &mut q.asked) {
-                    Some(Asked::Subscribe { complete, .. }) if !*complete => {
+                match self.open.iter_mut().find(|q| q.id == query_id) {
+                    Some(Pending {
+                        asked: Asked::Subscribe { complete, .. },
+                        abandoned,
+                        ..
+                    }) if !*complete => {
                         *complete = true;
+                        if *abandoned {
+                            return;
+                        }
                         ClientEvent::LocallyComplete { query_id }
                     }
                     _ => ClientEvent::Ignored(Ignored::UnexpectedLocallyComplete(query_id)),
@@ -395,7 +434,9 @@ impl ClientSession {
             ServerMessage::QueryClosed { query_id, code } => {
                 match self.open.iter().position(|q| q.id == query_id) {
                     Some(at) => {
-                        self.open.swap_remove(at);
+                        if self.open.swap_remove(at).abandoned {
+                            return;
+                        }
                         ClientEvent::QueryClosed { query_id, code }
                     }
                     None => {
@@ -407,9 +448,21 @@ impl ClientSession {
                 }
             }
             ServerMessage::SubmissionResult { code, id_prefix } => {
-                match self.submissions.iter().position(|p| *p == id_prefix) {
+                // The oldest live submission with this prefix first.
+                let at = self
+                    .submissions
+                    .iter()
+                    .position(|p| p.id_prefix == id_prefix && !p.abandoned)
+                    .or_else(|| {
+                        self.submissions
+                            .iter()
+                            .position(|p| p.id_prefix == id_prefix)
+                    });
+                match at {
                     Some(at) => {
-                        self.submissions.remove(at);
+                        if self.submissions.remove(at).abandoned {
+                            return;
+                        }
                         ClientEvent::SubmissionResult { id_prefix, code }
                     }
                     None => ClientEvent::Ignored(Ignored::UnknownSubmission(
@@ -419,7 +472,81 @@ impl ClientSession {
             }
             ServerMessage::Extension(ext) => ClientEvent::Extension(ext),
         };
+        self.push_event(event);
+    }
+
+    /// Queues an event; ignored-message events beyond [`MAX_IGNORED_EVENTS`]
+    /// push out the oldest one.
+    fn push_event(&mut self, event: ClientEvent) {
+        if matches!(event, ClientEvent::Ignored(_)) {
+            let ignored = self
+                .events
+                .iter()
+                .filter(|e| matches!(e, ClientEvent::Ignored(_)))
+                .count();
+            if ignored >= MAX_IGNORED_EVENTS {
+                if let Some(at) = self
+                    .events
+                    .iter()
+                    .position(|e| matches!(e, ClientEvent::Ignored(_)))
+                {
+                    self.events.remove(at);
+                    self.ignored_dropped += 1;
+                }
+            }
+        }
         self.events.push_back(event);
+    }
+
+    /// The next event `wanted` picks, leaving the others queued in order: lets
+    /// each query's consumer take its own answers.
+    pub fn poll_event_where(
+        &mut self,
+        wanted: impl Fn(&ClientEvent) -> bool,
+    ) -> Option<ClientEvent> {
+        let at = self.events.iter().position(wanted)?;
+        self.events.remove(at)
+    }
+
+    /// The application stopped listening to a query: its queued answers are
+    /// dropped, later ones are dropped on arrival, and a subscription is
+    /// unsubscribed. The id stays taken until the server's Query Closed.
+    pub fn abandon_query(&mut self, query_id: QueryId, now: Instant) {
+        let Some(pending) = self.open.iter_mut().find(|q| q.id == query_id) else {
+            return;
+        };
+        if pending.abandoned {
+            return;
+        }
+        pending.abandoned = true;
+        let subscription = matches!(pending.asked, Asked::Subscribe { .. });
+        self.events.retain(|e| e.query_id() != Some(query_id));
+        if subscription && self.core.closed.is_none() {
+            let bytes = ClientMessage::Unsubscribe { query_id }.to_bytes();
+            self.core.outbound.push(Transmit::Message(bytes), now);
+        }
+    }
+
+    /// The application stopped waiting for a submission's result: it is dropped
+    /// when it comes.
+    pub fn abandon_submission(&mut self, id_prefix: IdPrefix) {
+        let queued = self.events.iter().position(
+            |e| matches!(e, ClientEvent::SubmissionResult { id_prefix: p, .. } if *p == id_prefix),
+        );
+        if let Some(at) = queued {
+            self.events.remove(at);
+        } else if let Some(pending) = self
+            .submissions
+            .iter_mut()
+            .find(|p| p.id_prefix == id_prefix && !p.abandoned)
+        {
+            pending.abandoned = true;
+        }
+    }
+
+    /// How many ignored-message events were dropped because too many waited.
+    pub fn ignored_dropped(&self) -> u64 {
+        self.ignored_dropped
     }
 
     /// A text WebSocket message arrived: close with 1003.
@@ -488,7 +615,7 @@ impl ClientSession {
     }
 
     /// The ID prefixes of submissions awaiting results.
-    pub fn pending_submissions(&self) -> &[IdPrefix] {
-        &self.submissions
+    pub fn pending_submissions(&self) -> impl Iterator<Item = IdPrefix> + '_ {
+        self.submissions.iter().map(|p| p.id_prefix)
     }
 }

@@ -732,7 +732,7 @@ fn submission_results_match_by_prefix() {
     let record = sample_record();
     let prefix = c.submit(record.clone(), t(0)).expect("queued");
     assert_eq!(prefix, record.id_prefix());
-    assert_eq!(c.pending_submissions(), [prefix]);
+    assert_eq!(c.pending_submissions().collect::<Vec<_>>(), [prefix]);
     let stray = ServerMessage::SubmissionResult {
         code: SubmissionResultCode::Ok,
         id_prefix: IdPrefix([1; 32]),
@@ -754,7 +754,7 @@ fn submission_results_match_by_prefix() {
             code: SubmissionResultCode::Duplicate
         })
     );
-    assert!(c.pending_submissions().is_empty());
+    assert_eq!(c.pending_submissions().count(), 0);
 }
 
 #[test]
@@ -855,7 +855,10 @@ fn a_client_and_a_server_session_talk() {
 
 #[test]
 fn an_oversize_message_refused_by_the_websocket_layer_closes_with_1009() {
-    for session in [&mut no_keepalive_server() as &mut dyn Session, &mut client()] {
+    for session in [
+        &mut no_keepalive_server() as &mut dyn Session,
+        &mut client(),
+    ] {
         session.handle_oversize(2_000_000, 1_048_584, t(0));
         let closed = session.closed().expect("closed").clone();
         assert_eq!(closed.code, CloseCode::MESSAGE_TOO_BIG);
@@ -863,7 +866,127 @@ fn an_oversize_message_refused_by_the_websocket_layer_closes_with_1009() {
         assert!(!session.wants_input());
         assert!(matches!(
             session.poll_transmit(t(0)),
-            Some(Transmit::Close { code: CloseCode::MESSAGE_TOO_BIG, .. })
+            Some(Transmit::Close {
+                code: CloseCode::MESSAGE_TOO_BIG,
+                ..
+            })
         ));
     }
+}
+
+#[test]
+fn abandoned_queries_drop_their_answers_and_unsubscribe() {
+    let mut c = client();
+    let q = c.query(author_filter(), 0, t(0)).expect("id");
+    let s = c.subscribe(author_filter(), 0, t(0)).expect("id");
+    sent_by_client(&mut c);
+    let record = sample_record();
+    c.handle_binary(
+        ServerMessage::Record {
+            query_id: q,
+            record: record.clone(),
+        }
+        .to_bytes(),
+        t(0),
+    );
+    c.handle_binary(
+        ServerMessage::Record {
+            query_id: s,
+            record: record.clone(),
+        }
+        .to_bytes(),
+        t(0),
+    );
+    c.abandon_query(s, t(0));
+    assert_eq!(
+        sent_by_client(&mut c),
+        [ClientMessage::Unsubscribe { query_id: s }]
+    );
+    assert_eq!(
+        c.poll_event_where(|e| e.query_id() == Some(s)),
+        None,
+        "queued answers of the abandoned query are gone"
+    );
+    c.handle_binary(
+        ServerMessage::Record {
+            query_id: s,
+            record: record.clone(),
+        }
+        .to_bytes(),
+        t(0),
+    );
+    c.handle_binary(
+        ServerMessage::QueryClosed {
+            query_id: s,
+            code: QueryClosedCode::OnRequest,
+        }
+        .to_bytes(),
+        t(0),
+    );
+    assert_eq!(c.open_queries().collect::<Vec<_>>(), [q]);
+    assert_eq!(
+        c.poll_event(),
+        Some(ClientEvent::Record {
+            query_id: q,
+            record
+        })
+    );
+    assert_eq!(c.poll_event(), None);
+}
+
+#[test]
+fn events_are_taken_per_query_in_order() {
+    let mut c = client();
+    let a = c.query(author_filter(), 0, t(0)).expect("id");
+    let b = c.query(author_filter(), 0, t(0)).expect("id");
+    for id in [a, b, a] {
+        c.handle_binary(
+            ServerMessage::QueryClosed {
+                query_id: id,
+                code: QueryClosedCode::OnRequest,
+            }
+            .to_bytes(),
+            t(0),
+        );
+    }
+    assert!(
+        matches!(c.poll_event_where(|e| e.query_id() == Some(b)), Some(ClientEvent::QueryClosed { query_id, .. }) if query_id == b)
+    );
+    assert!(
+        matches!(c.poll_event_where(|e| e.query_id() == Some(a)), Some(ClientEvent::QueryClosed { query_id, .. }) if query_id == a)
+    );
+    // The third close is for a query no longer open: ignored.
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Ignored(Ignored::UnknownQuery(_)))
+    ));
+}
+
+#[test]
+fn ignored_events_are_capped() {
+    let mut c = client();
+    for _ in 0..40 {
+        c.handle_binary(Bytes::from_static(&[0x9f, 4, 0, 0]), t(0));
+    }
+    assert_eq!(std::iter::from_fn(|| c.poll_event()).count(), 16);
+    assert_eq!(c.ignored_dropped(), 24);
+    assert!(c.closed().is_none());
+}
+
+#[test]
+fn abandoned_submissions_drop_their_result() {
+    let mut c = client();
+    let record = sample_record();
+    let prefix = c.submit(record, t(0)).expect("queued");
+    c.abandon_submission(prefix);
+    c.handle_binary(
+        ServerMessage::SubmissionResult {
+            code: SubmissionResultCode::Ok,
+            id_prefix: prefix,
+        }
+        .to_bytes(),
+        t(0),
+    );
+    assert_eq!(c.poll_event(), None);
+    assert_eq!(c.pending_submissions().count(), 0);
 }
