@@ -484,15 +484,13 @@ impl ClientSession {
                 .iter()
                 .filter(|e| matches!(e, ClientEvent::Ignored(_)))
                 .count();
-            if ignored >= MAX_IGNORED_EVENTS {
-                if let Some(at) = self
-                    .events
-                    .iter()
-                    .position(|e| matches!(e, ClientEvent::Ignored(_)))
-                {
-                    self.events.remove(at);
-                    self.ignored_dropped += 1;
-                }
+            let oldest = self
+                .events
+                .iter()
+                .position(|e| matches!(e, ClientEvent::Ignored(_)));
+            if let Some(at) = oldest.filter(|_| ignored >= MAX_IGNORED_EVENTS) {
+                self.events.remove(at);
+                self.ignored_dropped += 1;
             }
         }
         self.events.push_back(event);
