@@ -141,8 +141,12 @@ where
     ))
 }
 
-/// Serves one connection: handshake, read one byte, answer it plus one.
-pub fn serve_one(server: &Server, mut tcp: TcpStream) -> Result<Outcome, Failure> {
+/// Serves one connection: handshake, read one byte, answer `reply(byte)`.
+pub fn serve_one(
+    server: &Server,
+    mut tcp: TcpStream,
+    reply: fn(u8) -> Vec<u8>,
+) -> Result<Outcome, Failure> {
     let connection = match server {
         Server::Plain(config) => ServerConnection::new(config.clone())?,
         Server::Mosaic(server) => {
@@ -176,7 +180,7 @@ pub fn serve_one(server: &Server, mut tcp: TcpStream) -> Result<Outcome, Failure
         .map_err(|error| Failure::Other(error.to_string()))?;
     let mut byte = [0u8; 1];
     tls.read_exact(&mut byte)?;
-    tls.write_all(&[byte[0].wrapping_add(1)])?;
+    tls.write_all(&reply(byte[0]))?;
     tls.flush()?;
     let outcome = Outcome {
         version: tls
@@ -191,20 +195,46 @@ pub fn serve_one(server: &Server, mut tcp: TcpStream) -> Result<Outcome, Failure
     Ok(outcome)
 }
 
+/// The loopback tests' answer: the byte plus one.
+pub fn next_byte(byte: u8) -> Vec<u8> {
+    vec![byte.wrapping_add(1)]
+}
+
 /// Connects, sends `a`, expects `b` back.
 pub fn talk(config: Arc<ClientConfig>, tcp: TcpStream) -> Result<Outcome, Failure> {
+    talk_with(config, tcp, b"a", b"b", || {})
+}
+
+/// Connects, sends `send`, calls `between`, then reads until `expect` has
+/// come (it must come at the end of what was read).
+pub fn talk_with(
+    config: Arc<ClientConfig>,
+    tcp: TcpStream,
+    send: &[u8],
+    expect: &[u8],
+    between: impl FnOnce(),
+) -> Result<Outcome, Failure> {
     let name = ServerName::try_from("mosaic.test").expect("valid name");
     let connection = ClientConnection::new(config, name)?;
     let mut tls = StreamOwned::new(connection, tcp);
     finish_handshake(&mut tls)?;
     let peer = PeerIdentity::from_connection(&tls.conn)
         .map_err(|error| Failure::Other(error.to_string()))?;
-    tls.write_all(b"a")?;
+    tls.write_all(send)?;
     tls.flush()?;
-    let mut byte = [0u8; 1];
-    tls.read_exact(&mut byte)?;
-    if byte != *b"b" {
-        return Err(Failure::Other(format!("got {byte:?} back")));
+    between();
+    let mut received = Vec::new();
+    while !received.ends_with(expect) {
+        let mut buffer = [0u8; 256];
+        let read = tls.read(&mut buffer)?;
+        if read == 0 || received.len() > 4096 {
+            return Err(Failure::Other(format!(
+                "expected {:?}, got {:?}",
+                String::from_utf8_lossy(expect),
+                String::from_utf8_lossy(&received)
+            )));
+        }
+        received.extend_from_slice(&buffer[..read]);
     }
     let outcome = Outcome {
         version: tls
@@ -229,7 +259,7 @@ pub fn run(
     let server = server.clone();
     let handle = thread::spawn(move || {
         let tcp = accept_one(&listener)?;
-        serve_one(&server, tcp)
+        serve_one(&server, tcp, next_byte)
     });
     let client_result = connect(port)
         .map_err(Failure::from)
