@@ -143,11 +143,11 @@ fn raw_public_key(spki: &[u8]) -> Result<VerifyingKey, PeerCertError> {
     }
     // Not the one ed25519 form: name what it is, if it is an SPKI at all.
     match SubjectPublicKeyInfo::from_der(spki) {
-        Ok(([], parsed)) => {
-            ed25519_key_bytes(&parsed)?;
-            // An ed25519 SPKI in another (non-DER) form.
-            Err(PeerCertError::MalformedRawPublicKey)
-        }
+        Ok(([], parsed)) => match ed25519_key_bytes(&parsed) {
+            Err(error @ PeerCertError::NotEd25519 { .. }) => Err(error),
+            // An ed25519 SPKI in another form than the one DER form.
+            _ => Err(PeerCertError::MalformedRawPublicKey),
+        },
         _ => Err(PeerCertError::MalformedRawPublicKey),
     }
 }
@@ -226,4 +226,103 @@ fn algorithm_name(algorithm: &AlgorithmIdentifier<'_>) -> String {
         _ => return format!("OID {oid}"),
     };
     format!("{name} (OID {oid})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn certificate() -> (VerifyingKey, CertificateDer<'static>) {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        (key.verifying_key(), self_signed_certificate(&key).unwrap())
+    }
+
+    #[test]
+    fn raw_public_key_forms() {
+        let (key, _) = certificate();
+        let spki = ed25519_spki(&key);
+        assert_eq!(raw_public_key(&spki), Ok(key));
+        // One byte more, or less.
+        let mut long = spki.clone();
+        long.push(0);
+        assert_eq!(
+            raw_public_key(&long),
+            Err(PeerCertError::MalformedRawPublicKey)
+        );
+        assert_eq!(
+            raw_public_key(&spki[..43]),
+            Err(PeerCertError::MalformedRawPublicKey)
+        );
+        // An X.509 certificate where a raw public key is expected.
+        let (_, cert) = certificate();
+        assert_eq!(
+            check_peer_certificate(&cert, &[], CertType::RawPublicKey),
+            Err(PeerCertError::MalformedRawPublicKey)
+        );
+        // A raw public key where a certificate is expected.
+        assert!(matches!(
+            check_peer_certificate(&spki.into(), &[], CertType::X509),
+            Err(PeerCertError::Malformed(_))
+        ));
+        // An ECDSA P-256 SubjectPublicKeyInfo.
+        let mut ecdsa = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+        ];
+        ecdsa.extend_from_slice(&[1; 64]);
+        match raw_public_key(&ecdsa) {
+            Err(PeerCertError::NotEd25519 { algorithm }) => {
+                assert_eq!(algorithm, "ECDSA (OID 1.2.840.10045.2.1)")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn x509_trailing_bytes_and_chains_fail() {
+        let (key, cert) = certificate();
+        assert_eq!(check_peer_certificate(&cert, &[], CertType::X509), Ok(key));
+        let mut long = cert.to_vec();
+        long.push(0);
+        assert!(matches!(
+            check_peer_certificate(&long.into(), &[], CertType::X509),
+            Err(PeerCertError::Malformed(_))
+        ));
+        assert_eq!(
+            check_peer_certificate(&cert, std::slice::from_ref(&cert), CertType::X509),
+            Err(PeerCertError::ChainNotAllowed { count: 2 })
+        );
+    }
+
+    proptest! {
+        /// No single changed byte leaves a certificate acceptable: every byte
+        /// is signed, or is the signature, or frames them.
+        #[test]
+        fn any_changed_byte_is_refused(index in any::<prop::sample::Index>(), flip in 1u8..=255) {
+            let (_, cert) = certificate();
+            let mut der = cert.to_vec();
+            let at = index.index(der.len());
+            der[at] ^= flip;
+            prop_assert!(check_peer_certificate(&der.into(), &[], CertType::X509).is_err());
+        }
+
+        /// Arbitrary bytes never panic, as either certificate type or as a
+        /// connection's peer certificate.
+        #[test]
+        fn arbitrary_bytes_do_not_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let der = CertificateDer::from(bytes);
+            let _ = check_peer_certificate(&der, &[], CertType::X509);
+            let _ = check_peer_certificate(&der, &[], CertType::RawPublicKey);
+            let _ = peer_key(&der);
+        }
+
+        /// Truncations of a valid certificate never panic, and fail.
+        #[test]
+        fn truncations_fail(cut in 0usize..400) {
+            let (_, cert) = certificate();
+            let der = CertificateDer::from(cert[..cut.min(cert.len() - 1)].to_vec());
+            prop_assert!(check_peer_certificate(&der, &[], CertType::X509).is_err());
+        }
+    }
 }
