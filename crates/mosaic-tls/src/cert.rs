@@ -1,0 +1,328 @@
+//! Certificates: making our own (self-signed X.509 with rcgen, RFC 7250 raw
+//! public keys) and checking a peer's.
+
+use ed25519_dalek::VerifyingKey;
+use rustls::pki_types::CertificateDer;
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::x509::{AlgorithmIdentifier, SubjectPublicKeyInfo};
+
+use crate::error::{ConfigError, PeerCertError};
+use crate::human::{encode_mopub, validate_public_key};
+use crate::provider::verify_ed25519;
+
+/// The DER SubjectPublicKeyInfo of an ed25519 key, up to the 32 key bytes:
+/// SEQUENCE { SEQUENCE { OID 1.3.101.112 }, BIT STRING (0 unused bits) }.
+pub(crate) const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+/// Length of an ed25519 SubjectPublicKeyInfo.
+const ED25519_SPKI_LEN: usize = ED25519_SPKI_PREFIX.len() + 32;
+/// id-Ed25519 (RFC 8410), as x509-parser spells OIDs.
+const OID_ED25519: &str = "1.3.101.112";
+
+/// What the peer sent as its certificate: an X.509 certificate or an RFC 7250
+/// raw public key (the certificate type is negotiated in the handshake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertType {
+    /// A self-signed X.509 certificate carrying the ed25519 key.
+    X509,
+    /// An RFC 7250 raw public key (a DER SubjectPublicKeyInfo); TLS 1.3 only.
+    RawPublicKey,
+}
+
+/// The DER SubjectPublicKeyInfo of an ed25519 key: the RFC 7250 raw public key.
+pub(crate) fn ed25519_spki(key: &VerifyingKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ED25519_SPKI_LEN);
+    out.extend_from_slice(&ED25519_SPKI_PREFIX);
+    out.extend_from_slice(key.as_bytes());
+    out
+}
+
+/// The self-signed X.509 certificate of a signing key, made by rcgen with the
+/// key through rcgen's external-key traits (rcgen needs no crypto backend).
+///
+/// Subject and issuer: `CN=<mopub0 string>`; serial: the first 16 bytes of the
+/// key; validity: 1975-01-01 to 4096-01-01 (dates are not checked: the pinned
+/// key is the trust); key usage digitalSignature; extended key usage
+/// serverAuth and clientAuth, so the same certificate serves either side.
+pub(crate) fn self_signed_certificate(
+    key: &ed25519_dalek::SigningKey,
+) -> Result<CertificateDer<'static>, ConfigError> {
+    let public = key.verifying_key();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, encode_mopub(&public));
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&public.as_bytes()[..16]));
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let certificate = params
+        .self_signed(&RcgenKey(key))
+        .map_err(|error| ConfigError::Certificate(error.to_string()))?;
+    Ok(certificate.der().clone())
+}
+
+/// A signing key as rcgen sees it.
+struct RcgenKey<'a>(&'a ed25519_dalek::SigningKey);
+
+impl rcgen::PublicKeyData for RcgenKey<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        AsRef::<VerifyingKey>::as_ref(self.0).as_bytes()
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ED25519
+    }
+}
+
+impl rcgen::SigningKey for RcgenKey<'_> {
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        use ed25519_dalek::Signer;
+        Ok(self.0.sign(msg).to_bytes().to_vec())
+    }
+}
+
+/// The key in a peer's certificate, after every check this crate makes on
+/// it except pinning.
+///
+/// `certificates` is the end-entity certificate followed by the rest of the
+/// chain, which must be empty: a Mosaic certificate is self-signed and stands
+/// alone. For [`CertType::X509`] the certificate must carry an ed25519 key
+/// (RFC 8410: OID 1.3.101.112, no parameters, 32 bytes) that is valid,
+/// canonical and not of small order, and be signed with ed25519 by that key
+/// (checked with `verify_strict` over the exact TBS bytes). Names, dates and
+/// extensions are not checked: the key is the identity. For
+/// [`CertType::RawPublicKey`] the bytes must be exactly an ed25519
+/// SubjectPublicKeyInfo with an acceptable key.
+pub(crate) fn check_peer_certificate(
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    cert_type: CertType,
+) -> Result<VerifyingKey, PeerCertError> {
+    if !intermediates.is_empty() {
+        return Err(PeerCertError::ChainNotAllowed {
+            count: intermediates.len() + 1,
+        });
+    }
+    match cert_type {
+        CertType::RawPublicKey => raw_public_key(end_entity),
+        CertType::X509 => {
+            let (key, certificate) = x509_key(end_entity)?;
+            let signature = &certificate.signature_value;
+            if signature.unused_bits != 0
+                || !verify_ed25519(&key, certificate.tbs_certificate.as_ref(), &signature.data)
+            {
+                return Err(PeerCertError::BadSelfSignature);
+            }
+            Ok(key)
+        }
+    }
+}
+
+/// The key of a peer certificate that a verifier already checked, telling
+/// the two certificate types apart by their form: an ed25519 raw public key
+/// has a fixed 44-byte DER form that no X.509 certificate has. The key is
+/// checked again; the self-signature is not.
+pub(crate) fn peer_key(certificate: &CertificateDer<'_>) -> Result<VerifyingKey, PeerCertError> {
+    if certificate.len() == ED25519_SPKI_LEN && certificate.starts_with(&ED25519_SPKI_PREFIX) {
+        raw_public_key(certificate)
+    } else {
+        x509_key(certificate).map(|(key, _)| key)
+    }
+}
+
+fn raw_public_key(spki: &[u8]) -> Result<VerifyingKey, PeerCertError> {
+    if let Some(key) = spki.strip_prefix(&ED25519_SPKI_PREFIX[..]) {
+        if let Ok(bytes) = <&[u8; 32]>::try_from(key) {
+            return validate_public_key(bytes).map_err(PeerCertError::InvalidKey);
+        }
+    }
+    // Not the one ed25519 form: name what it is, if it is an SPKI at all.
+    match SubjectPublicKeyInfo::from_der(spki) {
+        Ok(([], parsed)) => match ed25519_key_bytes(&parsed) {
+            Err(error @ PeerCertError::NotEd25519 { .. }) => Err(error),
+            // An ed25519 SPKI in another form than the one DER form.
+            _ => Err(PeerCertError::MalformedRawPublicKey),
+        },
+        _ => Err(PeerCertError::MalformedRawPublicKey),
+    }
+}
+
+/// Parses an X.509 certificate and checks its key (not its signature).
+fn x509_key<'a>(der: &'a [u8]) -> Result<(VerifyingKey, X509Certificate<'a>), PeerCertError> {
+    let (rest, certificate) = X509Certificate::from_der(der)
+        .map_err(|error| PeerCertError::Malformed(error.to_string()))?;
+    if !rest.is_empty() {
+        return Err(PeerCertError::Malformed(format!(
+            "{} bytes after the certificate",
+            rest.len()
+        )));
+    }
+    let key = ed25519_key_bytes(certificate.public_key())?;
+    let key = validate_public_key(key).map_err(PeerCertError::InvalidKey)?;
+    // The outer signature algorithm, and the copy inside the signed part
+    // (RFC 5280 4.1.1.2: they must be equal).
+    for algorithm in [
+        &certificate.signature_algorithm,
+        &certificate.tbs_certificate.signature,
+    ] {
+        if !is_ed25519(algorithm) {
+            return Err(PeerCertError::SignatureNotEd25519 {
+                algorithm: algorithm_name(algorithm),
+            });
+        }
+    }
+    Ok((key, certificate))
+}
+
+/// The 32 key bytes of an ed25519 SubjectPublicKeyInfo.
+fn ed25519_key_bytes<'a>(
+    spki: &'a SubjectPublicKeyInfo<'_>,
+) -> Result<&'a [u8; 32], PeerCertError> {
+    if !is_ed25519(&spki.algorithm) {
+        return Err(PeerCertError::NotEd25519 {
+            algorithm: algorithm_name(&spki.algorithm),
+        });
+    }
+    let bits = &spki.subject_public_key;
+    if bits.unused_bits != 0 {
+        return Err(PeerCertError::Malformed(
+            "the ed25519 key BIT STRING has unused bits".into(),
+        ));
+    }
+    <&[u8; 32]>::try_from(&bits.data[..]).map_err(|_| {
+        PeerCertError::Malformed(format!(
+            "an ed25519 key has 32 bytes, this one {}",
+            bits.data.len()
+        ))
+    })
+}
+
+/// id-Ed25519 with absent parameters (RFC 8410 section 3).
+fn is_ed25519(algorithm: &AlgorithmIdentifier<'_>) -> bool {
+    algorithm.algorithm.to_id_string() == OID_ED25519 && algorithm.parameters.is_none()
+}
+
+fn algorithm_name(algorithm: &AlgorithmIdentifier<'_>) -> String {
+    let oid = algorithm.algorithm.to_id_string();
+    let name = match oid.as_str() {
+        "1.2.840.113549.1.1.1" => "RSA",
+        "1.2.840.113549.1.1.10" => "RSA-PSS",
+        "1.2.840.113549.1.1.11" => "RSA with SHA-256",
+        "1.2.840.113549.1.1.12" => "RSA with SHA-384",
+        "1.2.840.113549.1.1.13" => "RSA with SHA-512",
+        "1.2.840.10045.2.1" => "ECDSA",
+        "1.2.840.10045.4.3.2" => "ECDSA with SHA-256",
+        "1.2.840.10045.4.3.3" => "ECDSA with SHA-384",
+        "1.2.840.10045.4.3.4" => "ECDSA with SHA-512",
+        "1.3.101.113" => "Ed448",
+        "1.3.101.110" => "X25519",
+        "1.3.101.111" => "X448",
+        OID_ED25519 => "ed25519 with parameters (RFC 8410 forbids them)",
+        _ => return format!("OID {oid}"),
+    };
+    format!("{name} (OID {oid})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn certificate() -> (VerifyingKey, CertificateDer<'static>) {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+        (key.verifying_key(), self_signed_certificate(&key).unwrap())
+    }
+
+    #[test]
+    fn raw_public_key_forms() {
+        let (key, _) = certificate();
+        let spki = ed25519_spki(&key);
+        assert_eq!(raw_public_key(&spki), Ok(key));
+        // One byte more, or less.
+        let mut long = spki.clone();
+        long.push(0);
+        assert_eq!(
+            raw_public_key(&long),
+            Err(PeerCertError::MalformedRawPublicKey)
+        );
+        assert_eq!(
+            raw_public_key(&spki[..43]),
+            Err(PeerCertError::MalformedRawPublicKey)
+        );
+        // An X.509 certificate where a raw public key is expected.
+        let (_, cert) = certificate();
+        assert_eq!(
+            check_peer_certificate(&cert, &[], CertType::RawPublicKey),
+            Err(PeerCertError::MalformedRawPublicKey)
+        );
+        // A raw public key where a certificate is expected.
+        assert!(matches!(
+            check_peer_certificate(&spki.into(), &[], CertType::X509),
+            Err(PeerCertError::Malformed(_))
+        ));
+        // An ECDSA P-256 SubjectPublicKeyInfo.
+        let mut ecdsa = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04,
+        ];
+        ecdsa.extend_from_slice(&[1; 64]);
+        match raw_public_key(&ecdsa) {
+            Err(PeerCertError::NotEd25519 { algorithm }) => {
+                assert_eq!(algorithm, "ECDSA (OID 1.2.840.10045.2.1)")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn x509_trailing_bytes_and_chains_fail() {
+        let (key, cert) = certificate();
+        assert_eq!(check_peer_certificate(&cert, &[], CertType::X509), Ok(key));
+        let mut long = cert.to_vec();
+        long.push(0);
+        assert!(matches!(
+            check_peer_certificate(&long.into(), &[], CertType::X509),
+            Err(PeerCertError::Malformed(_))
+        ));
+        assert_eq!(
+            check_peer_certificate(&cert, std::slice::from_ref(&cert), CertType::X509),
+            Err(PeerCertError::ChainNotAllowed { count: 2 })
+        );
+    }
+
+    proptest! {
+        /// No single changed byte leaves a certificate acceptable: every byte
+        /// is signed, or is the signature, or frames them.
+        #[test]
+        fn any_changed_byte_is_refused(index in any::<prop::sample::Index>(), flip in 1u8..=255) {
+            let (_, cert) = certificate();
+            let mut der = cert.to_vec();
+            let at = index.index(der.len());
+            der[at] ^= flip;
+            prop_assert!(check_peer_certificate(&der.into(), &[], CertType::X509).is_err());
+        }
+
+        /// Arbitrary bytes never panic, as either certificate type or as a
+        /// connection's peer certificate.
+        #[test]
+        fn arbitrary_bytes_do_not_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+            let der = CertificateDer::from(bytes);
+            let _ = check_peer_certificate(&der, &[], CertType::X509);
+            let _ = check_peer_certificate(&der, &[], CertType::RawPublicKey);
+            let _ = peer_key(&der);
+        }
+
+        /// Truncations of a valid certificate never panic, and fail.
+        #[test]
+        fn truncations_fail(cut in 0usize..400) {
+            let (_, cert) = certificate();
+            let der = CertificateDer::from(cert[..cut.min(cert.len() - 1)].to_vec());
+            prop_assert!(check_peer_certificate(&der, &[], CertType::X509).is_err());
+        }
+    }
+}
