@@ -1,0 +1,7 @@
+//! The example application shared by the adapters' examples, tests and
+//! benches: an in-memory Mosaic store, the example programs' flags, and sample
+//! records. Not published.
+
+pub mod store;
+
+pub use store::MemoryStore;

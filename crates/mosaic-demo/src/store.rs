@@ -1,0 +1,422 @@
+//! A small in-memory Mosaic server application: the one the examples run, and a
+//! reference for writing your own on [`ServerConnection`].
+//!
+//! It stores records in memory (bounded: the oldest are evicted), answers Get,
+//! Query and Subscribe newest first with live delivery, and honours the kind's
+//! bits (ephemeral records are never stored; author-only and author-and-tagged
+//! records go only to those readers) and the `FROM_AUTHOR` flag.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use mosaic_proto::session::{QueryRef, ServerEvent, SessionError};
+use mosaic_proto::{
+    Address, CloseCode, DuplicateHandling, Filter, Id, QueryClosedCode, ReadAccess, Record,
+    RecordFlags, Reference, References, SubmissionResultCode, Timestamp,
+};
+use mosaic_tls::PeerIdentity;
+
+use mosaic_ws::{ServerConnection, ServerSender};
+
+/// Tag type whose 32-byte value names a key a record is for (tag_types.md
+/// "Notify Public Key"); such keys may read Author + Tagged records.
+pub const NOTIFY_PUBLIC_KEY_TAG: u16 = 0x1;
+
+/// Most live records held for a subscriber still receiving its stored ones.
+const MAX_CATCH_UP: usize = 1024;
+
+/// Checks a record before it is stored: full validation (hash, signature,
+/// keys). The default accepts what the codec already checked.
+pub type Validator = Arc<dyn Fn(&Record) -> Result<(), String> + Send + Sync>;
+
+/// The time of receipt, as a Mosaic timestamp.
+fn now() -> Timestamp {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_unix(since.as_secs(), since.subsec_nanos())
+}
+
+#[derive(Debug)]
+struct Stored {
+    record: Record,
+    received_at: Timestamp,
+}
+
+struct Subscriber {
+    connection: u64,
+    sender: ServerSender,
+    query: QueryRef,
+    filter: Filter,
+    reader: Option<[u8; 32]>,
+    /// Live records held while the stored ones are still being sent.
+    catching_up: Option<Vec<Record>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Newest first.
+    records: BTreeMap<(Reverse<Timestamp>, Id), Stored>,
+    by_address: HashMap<Address, Vec<Id>>,
+    subscribers: Vec<Subscriber>,
+}
+
+/// The in-memory store and its subscribers.
+pub struct MemoryStore {
+    state: Mutex<State>,
+    max_records: usize,
+    validator: Validator,
+    next_connection: AtomicU64,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("MemoryStore")
+            .field("records", &state.records.len())
+            .field("subscribers", &state.subscribers.len())
+            .field("max_records", &self.max_records)
+            .finish()
+    }
+}
+
+/// Whether `reader` may see `record` under its kind's read access.
+pub fn may_read(record: &Record, reader: Option<&[u8; 32]>) -> bool {
+    let author = record.author_key();
+    match record.kind().read_access() {
+        ReadAccess::Everybody => true,
+        ReadAccess::AuthorOnly => reader == Some(author),
+        ReadAccess::AuthorAndTagged => reader.is_some_and(|key| {
+            key == author
+                || record
+                    .tags()
+                    .any(|t| t.tag_type() == NOTIFY_PUBLIC_KEY_TAG && t.value() == key)
+        }),
+        ReadAccess::Reserved => false,
+    }
+}
+
+fn reader_of(peer: &PeerIdentity) -> Option<[u8; 32]> {
+    peer.key().map(|k| k.to_bytes())
+}
+
+impl MemoryStore {
+    /// An empty store keeping at most `max_records`, checking each record with
+    /// `validator` before storing it.
+    pub fn new(max_records: usize, validator: Validator) -> Arc<MemoryStore> {
+        Arc::new(MemoryStore {
+            state: Mutex::new(State::default()),
+            max_records,
+            validator,
+            next_connection: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many records are stored.
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    /// Whether no record is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stores a submitted record and delivers it to matching subscriptions.
+    /// `submitter` is the TLS identity it came from.
+    pub fn submit(&self, record: &Record, submitter: &PeerIdentity) -> SubmissionResultCode {
+        if record.flags().contains(RecordFlags::FROM_AUTHOR) {
+            match submitter.key() {
+                None => return SubmissionResultCode::RejectedRequiresAuthn,
+                Some(key) if key.as_bytes() != record.author_key() => {
+                    return SubmissionResultCode::RejectedRequiresAuthz;
+                }
+                Some(_) => {}
+            }
+        }
+        if (self.validator)(record).is_err() {
+            return SubmissionResultCode::RejectedInvalid;
+        }
+        let received_at = now();
+        let mut state = self.lock();
+        let id = record.id();
+        let key = (Reverse(record.timestamp()), id);
+        if state.records.contains_key(&key) {
+            return SubmissionResultCode::Duplicate;
+        }
+        let kind = record.kind();
+        match kind.duplicate_handling() {
+            DuplicateHandling::Ephemeral => {
+                let delivered = deliver(&mut state, record, received_at);
+                return if delivered == 0 {
+                    SubmissionResultCode::NoConsumers
+                } else {
+                    SubmissionResultCode::Ok
+                };
+            }
+            DuplicateHandling::Replaceable => {
+                let address = record.address();
+                let older: Vec<Id> = state
+                    .by_address
+                    .get(&address)
+                    .map(|ids| {
+                        ids.iter()
+                            .copied()
+                            .filter(|i| i.timestamp() < id.timestamp())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let newer_exists = state
+                    .by_address
+                    .get(&address)
+                    .is_some_and(|ids| ids.iter().any(|i| i.timestamp() >= id.timestamp()));
+                if newer_exists {
+                    // A newer version is served instead; this one is accepted but not kept.
+                    return SubmissionResultCode::Ok;
+                }
+                for old in older {
+                    remove(&mut state, &old);
+                }
+            }
+            DuplicateHandling::Unique | DuplicateHandling::Versioned => {}
+        }
+        while state.records.len() >= self.max_records.max(1) {
+            let Some((_, oldest)) = state
+                .records
+                .iter()
+                .next_back()
+                .map(|(k, v)| (*k, v.record.id()))
+            else {
+                break;
+            };
+            remove(&mut state, &oldest);
+        }
+        state
+            .by_address
+            .entry(record.address())
+            .or_default()
+            .push(id);
+        state.records.insert(
+            key,
+            Stored {
+                record: record.clone(),
+                received_at,
+            },
+        );
+        deliver(&mut state, record, received_at);
+        SubmissionResultCode::Ok
+    }
+
+    /// The stored records a Get asks for that `reader` may see.
+    pub fn get(&self, references: &References, reader: Option<&[u8; 32]>) -> Vec<Record> {
+        let state = self.lock();
+        let mut out = Vec::new();
+        for reference in references.iter() {
+            let ids: Vec<Id> = match reference {
+                Reference::Id(id) => vec![id],
+                Reference::Address(address) => {
+                    state.by_address.get(&address).cloned().unwrap_or_default()
+                }
+            };
+            for id in ids {
+                let stored = state.records.get(&(Reverse(id.timestamp()), id));
+                let readable = stored.filter(|s| may_read(&s.record, reader));
+                if let Some(stored) = readable.filter(|s| !out.contains(&s.record)) {
+                    out.push(stored.record.clone());
+                }
+            }
+        }
+        out.sort_by_key(|r| Reverse(r.timestamp()));
+        out
+    }
+
+    /// The stored records matching `filter` that `reader` may see, newest
+    /// first, at most `limit` (0: no limit).
+    pub fn query(&self, filter: &Filter, limit: u16, reader: Option<&[u8; 32]>) -> Vec<Record> {
+        query_state(&self.lock(), filter, limit, reader)
+    }
+
+    /// Serves one connection until it closes: answers its requests from the
+    /// store and delivers live records to its subscriptions.
+    pub async fn serve(self: Arc<Self>, connection: ServerConnection) {
+        let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
+        let (sender, mut receiver) = connection.split();
+        let peer = *sender.info().peer_identity();
+        let reader = reader_of(&peer);
+        while let Some(event) = receiver.recv().await {
+            let result = match event {
+                ServerEvent::Get { query, references } => {
+                    let records = self.get(&references, reader.as_ref());
+                    answer(&sender, query, records).await
+                }
+                ServerEvent::Query {
+                    query,
+                    limit,
+                    filter,
+                } => {
+                    let records = self.query(&filter, limit, reader.as_ref());
+                    answer(&sender, query, records).await
+                }
+                ServerEvent::Subscribe {
+                    query,
+                    limit,
+                    filter,
+                } => {
+                    self.subscribe(id, &sender, query, filter, limit, reader)
+                        .await
+                }
+                ServerEvent::Cancelled { query } => {
+                    self.lock()
+                        .subscribers
+                        .retain(|s| !(s.connection == id && s.query == query));
+                    Ok(())
+                }
+                ServerEvent::Submission { submission, record } => {
+                    let code = self.submit(&record, &peer);
+                    sender.submission_result(submission, code).await
+                }
+                ServerEvent::Extension(_) => Ok(()),
+            };
+            if let Err(SessionError::Closed(_)) = result {
+                break;
+            }
+        }
+        self.lock().subscribers.retain(|s| s.connection != id);
+    }
+
+    async fn subscribe(
+        &self,
+        connection: u64,
+        sender: &ServerSender,
+        query: QueryRef,
+        filter: Filter,
+        limit: u16,
+        reader: Option<[u8; 32]>,
+    ) -> Result<(), SessionError> {
+        // Stored matches and registration at once: no record falls in between.
+        let stored = {
+            let mut state = self.lock();
+            let stored = query_state(&state, &filter, limit, reader.as_ref());
+            state.subscribers.push(Subscriber {
+                connection,
+                sender: sender.clone(),
+                query,
+                filter,
+                reader,
+                catching_up: Some(Vec::new()),
+            });
+            stored
+        };
+        for record in &stored {
+            sender.send_record(query, record).await?;
+        }
+        sender.locally_complete(query).await?;
+        // Live records that came meanwhile, then live delivery.
+        let held = {
+            let mut state = self.lock();
+            let subscriber = state
+                .subscribers
+                .iter_mut()
+                .find(|s| s.connection == connection && s.query == query);
+            subscriber
+                .and_then(|s| s.catching_up.take())
+                .unwrap_or_default()
+        };
+        for record in &held {
+            sender.send_record(query, record).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Sends a Get or Query's records, then closes it.
+async fn answer(
+    sender: &ServerSender,
+    query: QueryRef,
+    records: Vec<Record>,
+) -> Result<(), SessionError> {
+    for record in &records {
+        match sender.send_record(query, record).await {
+            Ok(()) => {}
+            // The client cancelled, or its limit is met: stop sending.
+            Err(SessionError::UnknownQuery(_)) => return Ok(()),
+            Err(SessionError::LimitReached { .. }) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    match sender.close_query(query, QueryClosedCode::OnRequest).await {
+        Err(SessionError::UnknownQuery(_)) => Ok(()),
+        other => other,
+    }
+}
+
+fn query_state(
+    state: &State,
+    filter: &Filter,
+    limit: u16,
+    reader: Option<&[u8; 32]>,
+) -> Vec<Record> {
+    let cap = if limit == 0 {
+        usize::MAX
+    } else {
+        usize::from(limit)
+    };
+    state
+        .records
+        .values()
+        .filter(|s| filter.matches(&s.record, s.received_at) && may_read(&s.record, reader))
+        .take(cap)
+        .map(|s| s.record.clone())
+        .collect()
+}
+
+fn remove(state: &mut State, id: &Id) {
+    if let Some(stored) = state.records.remove(&(Reverse(id.timestamp()), *id)) {
+        let address = stored.record.address();
+        if let Some(ids) = state.by_address.get_mut(&address) {
+            ids.retain(|i| i != id);
+            if ids.is_empty() {
+                state.by_address.remove(&address);
+            }
+        }
+    }
+}
+
+/// Delivers a new record to every subscription it matches; returns how many.
+/// A subscriber whose queue is full is closed (it stopped keeping up), so
+/// memory stays bounded and no record is silently skipped.
+fn deliver(state: &mut State, record: &Record, received_at: Timestamp) -> usize {
+    let mut delivered = 0;
+    state.subscribers.retain_mut(|s| {
+        if !s.filter.matches(record, received_at) || !may_read(record, s.reader.as_ref()) {
+            return true;
+        }
+        delivered += 1;
+        if let Some(held) = &mut s.catching_up {
+            if held.len() < MAX_CATCH_UP {
+                held.push(record.clone());
+                return true;
+            }
+            s.sender
+                .close(CloseCode::POLICY_VIOLATION, "subscriber too slow");
+            return false;
+        }
+        match s.sender.try_send_record(s.query, record) {
+            Ok(()) => true,
+            Err(SessionError::QueueFull { .. }) => {
+                s.sender
+                    .close(CloseCode::POLICY_VIOLATION, "subscriber too slow");
+                false
+            }
+            Err(_) => false,
+        }
+    });
+    delivered
+}

@@ -1,0 +1,453 @@
+//! The client's side of a Mosaic connection: requests as async calls, answers
+//! as streams that end when the server closes the query.
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures_core::Stream;
+use mosaic_proto::session::{ClientEvent, ClientSession, Closed, SessionError};
+use mosaic_proto::{
+    ClientExtension, CloseCode, Filter, IdPrefix, QueryClosedCode, QueryId, Record, References,
+    SubmissionResultCode,
+};
+
+use crate::driver::{Driver, WebSocket};
+use crate::shared::Shared;
+use crate::{ClientOptions, ConnectionInfo, Runtime};
+
+/// Why a request got no (complete) answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The request could not be made (queue full, too many open queries, closed).
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// The server closed the query with a code other than `ON_REQUEST`.
+    #[error("the server closed the query: {0}")]
+    Rejected(QueryClosedCode),
+    /// The connection closed before the answer was complete.
+    #[error("the connection closed: {0}")]
+    ConnectionClosed(Closed),
+}
+
+/// A Mosaic connection, client side. Requests are `async` calls on its
+/// [`ClientSender`] (reached through `Deref`); [`ClientConnection::split`]
+/// gives a cloneable sender and a receiver for extension messages and ignored
+/// server messages.
+#[derive(Debug)]
+pub struct ClientConnection {
+    sender: ClientSender,
+    receiver: ClientReceiver,
+}
+
+impl ClientConnection {
+    /// Starts the session and its driver over a WebSocket whose upgrade
+    /// negotiated what `info` says.
+    pub fn start<W: WebSocket, R: Runtime>(
+        ws: W,
+        info: ConnectionInfo,
+        options: &ClientOptions,
+        runtime: R,
+    ) -> ClientConnection {
+        let config = options.session_for(info.negotiated());
+        let shared = Shared::new(ClientSession::new(config, Instant::now()));
+        let close_timeout = options.limits.close_timeout;
+        let driver = Driver::new(
+            ws,
+            shared.clone(),
+            runtime.clone(),
+            close_timeout,
+            Box::new(()),
+        );
+        runtime.spawn(Box::pin(driver));
+        let info = Arc::new(info);
+        let guard = Arc::new(CloseOnDrop(shared.clone()));
+        ClientConnection {
+            sender: ClientSender {
+                shared: shared.clone(),
+                info,
+                _guard: guard.clone(),
+            },
+            receiver: ClientReceiver {
+                shared,
+                _guard: guard,
+            },
+        }
+    }
+
+    /// Splits into a cloneable sender and the receiver of extension messages
+    /// and ignored server messages.
+    pub fn split(self) -> (ClientSender, ClientReceiver) {
+        (self.sender, self.receiver)
+    }
+
+    /// The next extension message or ignored server message, or `None` once
+    /// the connection is closed.
+    pub async fn recv(&mut self) -> Option<ClientEvent> {
+        self.receiver.recv().await
+    }
+}
+
+impl std::ops::Deref for ClientConnection {
+    type Target = ClientSender;
+
+    fn deref(&self) -> &ClientSender {
+        &self.sender
+    }
+}
+
+/// Closes the connection once the application has dropped every handle.
+#[derive(Debug)]
+struct CloseOnDrop(Arc<Shared<ClientSession>>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.session.close(CloseCode::NORMAL, "", Instant::now());
+        inner.wake_driver();
+    }
+}
+
+/// Receives what no request waits for: extension messages, and server messages
+/// that were ignored (protocol.md: a client MUST ignore the unexpected).
+#[derive(Debug)]
+pub struct ClientReceiver {
+    shared: Arc<Shared<ClientSession>>,
+    _guard: Arc<CloseOnDrop>,
+}
+
+impl ClientReceiver {
+    /// The next extension message or ignored server message, or `None` once
+    /// the connection is closed.
+    pub async fn recv(&mut self) -> Option<ClientEvent> {
+        poll_fn(|cx| {
+            self.shared.poll_event(cx, |s| {
+                s.poll_event_where(|e| {
+                    matches!(e, ClientEvent::Extension(_) | ClientEvent::Ignored(_))
+                })
+            })
+        })
+        .await
+    }
+}
+
+/// Makes requests; clone it to make them from many tasks.
+///
+/// Calls wait while the outbound queue is full; the queue is bounded, and a
+/// server that stops reading is closed after the stall timeout.
+#[derive(Clone, Debug)]
+pub struct ClientSender {
+    shared: Arc<Shared<ClientSession>>,
+    info: Arc<ConnectionInfo>,
+    _guard: Arc<CloseOnDrop>,
+}
+
+impl ClientSender {
+    async fn call<T>(
+        &self,
+        mut f: impl FnMut(&mut ClientSession, Instant) -> Result<T, SessionError>,
+    ) -> Result<T, SessionError> {
+        poll_fn(|cx| self.shared.poll_call(cx, &mut f)).await
+    }
+
+    fn answers(&self, query_id: QueryId) -> Answers {
+        Answers {
+            shared: self.shared.clone(),
+            query_id,
+            done: false,
+        }
+    }
+
+    /// Gets records by ID or address; the stream ends after the last one.
+    ///
+    /// # Errors
+    /// [`SessionError`] when the request cannot be made.
+    pub async fn get(&self, references: References) -> Result<Records, SessionError> {
+        let id = self.call(|s, now| s.get(references.clone(), now)).await?;
+        Ok(Records(self.answers(id)))
+    }
+
+    /// Queries records matching `filter`, newest first, at most `limit`
+    /// (0: no limit); the stream ends after the last one.
+    ///
+    /// # Errors
+    /// [`SessionError`] when the request cannot be made.
+    pub async fn query(&self, filter: Filter, limit: u16) -> Result<Records, SessionError> {
+        let id = self
+            .call(|s, now| s.query(filter.clone(), limit, now))
+            .await?;
+        Ok(Records(self.answers(id)))
+    }
+
+    /// Subscribes to records matching `filter`: at most `limit` stored ones
+    /// (0: no limit), then [`SubscriptionEvent::LocallyComplete`], then live ones.
+    ///
+    /// # Errors
+    /// [`SessionError`] when the request cannot be made.
+    pub async fn subscribe(
+        &self,
+        filter: Filter,
+        limit: u16,
+    ) -> Result<Subscription, SessionError> {
+        let id = self
+            .call(|s, now| s.subscribe(filter.clone(), limit, now))
+            .await?;
+        Ok(Subscription(self.answers(id)))
+    }
+
+    /// Submits a record and waits for the server's result.
+    ///
+    /// # Errors
+    /// [`RequestError::Session`] when it cannot be sent,
+    /// [`RequestError::ConnectionClosed`] when no result came before the close.
+    pub async fn submit(&self, record: Record) -> Result<SubmissionResultCode, RequestError> {
+        let prefix = self.call(|s, now| s.submit(record.clone(), now)).await?;
+        let mut waiting = SubmissionWait {
+            shared: &self.shared,
+            prefix,
+            done: false,
+        };
+        poll_fn(|cx| waiting.poll(cx)).await
+    }
+
+    /// Sends a message of a negotiated extension.
+    ///
+    /// # Errors
+    /// [`SessionError`] when it cannot be sent.
+    pub async fn send_extension(&self, message: &ClientExtension) -> Result<(), SessionError> {
+        self.call(|s, now| s.send_extension(message, now)).await
+    }
+
+    /// Closes the connection after what is queued.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        let _ = self.shared.call(|s, now| {
+            s.close(code, reason, now);
+            Ok(())
+        });
+    }
+
+    /// Waits until the connection has closed and its transport is released.
+    pub async fn closed(&self) -> Closed {
+        poll_fn(|cx| self.shared.poll_finished(cx)).await
+    }
+
+    /// How the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<Closed> {
+        self.shared.lock().closed().cloned()
+    }
+
+    /// Negotiated extensions, service URL, the server's identity and address.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+
+    /// How many ignored server messages were dropped unread.
+    pub fn ignored_dropped(&self) -> u64 {
+        self.shared.lock().session.ignored_dropped()
+    }
+}
+
+/// Waits for one submission's result; forgets it if dropped first.
+struct SubmissionWait<'a> {
+    shared: &'a Shared<ClientSession>,
+    prefix: IdPrefix,
+    done: bool,
+}
+
+impl SubmissionWait<'_> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<SubmissionResultCode, RequestError>> {
+        let prefix = self.prefix;
+        let event = self.shared.poll_event(cx, |s| {
+            s.poll_event_where(
+                |e| matches!(e, ClientEvent::SubmissionResult { id_prefix, .. } if *id_prefix == prefix),
+            )
+        });
+        match event {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(event) => {
+                self.done = true;
+                Poll::Ready(match event {
+                    Some(ClientEvent::SubmissionResult { code, .. }) => Ok(code),
+                    _ => Err(RequestError::ConnectionClosed(closed_of(self.shared))),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for SubmissionWait<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.lock().session.abandon_submission(self.prefix);
+        }
+    }
+}
+
+fn closed_of(shared: &Shared<ClientSession>) -> Closed {
+    shared.lock().closed().cloned().unwrap_or_else(|| Closed {
+        code: CloseCode(1006),
+        reason: String::new(),
+        cause: mosaic_proto::session::CloseCause::Transport("closed".into()),
+    })
+}
+
+/// The answers of one query, taken from the session as they come.
+#[derive(Debug)]
+struct Answers {
+    shared: Arc<Shared<ClientSession>>,
+    query_id: QueryId,
+    done: bool,
+}
+
+impl Answers {
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<ClientEvent, RequestError>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let id = self.query_id;
+        match self
+            .shared
+            .poll_event(cx, |s| s.poll_event_where(|e| e.query_id() == Some(id)))
+        {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(ClientEvent::QueryClosed { code, .. })) => {
+                self.done = true;
+                if code == QueryClosedCode::OnRequest {
+                    Poll::Ready(None)
+                } else {
+                    Poll::Ready(Some(Err(RequestError::Rejected(code))))
+                }
+            }
+            Poll::Ready(Some(event)) => Poll::Ready(Some(Ok(event))),
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(Some(Err(RequestError::ConnectionClosed(closed_of(
+                    &self.shared,
+                )))))
+            }
+        }
+    }
+}
+
+impl Drop for Answers {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut inner = self.shared.lock();
+            inner.session.abandon_query(self.query_id, Instant::now());
+            inner.wake_driver();
+        }
+    }
+}
+
+/// The records answering a Get or Query, in the order sent; ends after the
+/// server's Query Closed `ON_REQUEST`, or with an error for any other close.
+/// Dropping it early forgets the rest.
+#[derive(Debug)]
+pub struct Records(Answers);
+
+impl Records {
+    /// The query id used on the wire.
+    pub fn query_id(&self) -> QueryId {
+        self.0.query_id
+    }
+
+    /// The next record; `None` once the query is complete.
+    pub async fn next(&mut self) -> Option<Result<Record, RequestError>> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Collects every record until the query completes.
+    ///
+    /// # Errors
+    /// The first error in the stream.
+    pub async fn collect_all(mut self) -> Result<Vec<Record>, RequestError> {
+        let mut out = Vec::new();
+        while let Some(record) = self.next().await {
+            out.push(record?);
+        }
+        Ok(out)
+    }
+}
+
+impl Stream for Records {
+    type Item = Result<Record, RequestError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            return match self.0.poll_next(cx) {
+                Poll::Ready(Some(Ok(ClientEvent::Record { record, .. }))) => {
+                    Poll::Ready(Some(Ok(record)))
+                }
+                // A Get or Query has no Locally Complete; the session ignores it.
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}
+
+/// What a subscription delivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriptionEvent {
+    /// A stored record (before Locally Complete) or a live one (after).
+    Record(Record),
+    /// The stored matches are all sent; live records follow.
+    LocallyComplete,
+}
+
+/// The records of a subscription; ends after [`Subscription::unsubscribe`] is
+/// answered, or with an error when the server closes it. Dropping it
+/// unsubscribes.
+#[derive(Debug)]
+pub struct Subscription(Answers);
+
+impl Subscription {
+    /// The query id used on the wire.
+    pub fn query_id(&self) -> QueryId {
+        self.0.query_id
+    }
+
+    /// The next event; `None` once the subscription is closed on request.
+    pub async fn next(&mut self) -> Option<Result<SubscriptionEvent, RequestError>> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Asks the server to end the subscription; the stream ends when it does.
+    ///
+    /// # Errors
+    /// [`SessionError`] when the request cannot be sent.
+    pub async fn unsubscribe(&self) -> Result<(), SessionError> {
+        let id = self.0.query_id;
+        let mut f = |s: &mut ClientSession, now| s.unsubscribe(id, now);
+        poll_fn(|cx| self.0.shared.poll_call(cx, &mut f)).await
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Result<SubscriptionEvent, RequestError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            return match self.0.poll_next(cx) {
+                Poll::Ready(Some(Ok(ClientEvent::Record { record, .. }))) => {
+                    Poll::Ready(Some(Ok(SubscriptionEvent::Record(record))))
+                }
+                Poll::Ready(Some(Ok(ClientEvent::LocallyComplete { .. }))) => {
+                    Poll::Ready(Some(Ok(SubscriptionEvent::LocallyComplete)))
+                }
+                Poll::Ready(Some(Ok(_))) => continue,
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The task that moves bytes between a WebSocket and a session.
+//!
+//! It decides nothing about the protocol: it feeds what arrives to the session,
+//! sends what the session queues, arms the session's timer, and wakes the
+//! application. It is generic over any WebSocket stream of tungstenite messages
+//! (tokio-tungstenite's and async-tungstenite's alike) and any [`Runtime`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_sink::Sink;
+use futures_util::{SinkExt as _, StreamExt as _};
+use mosaic_proto::CloseCode;
+use mosaic_proto::session::{Session, Transmit};
+use tungstenite::protocol::frame::coding::{Data, OpCode};
+use tungstenite::protocol::frame::{CloseFrame, Frame};
+use tungstenite::{Error as WsError, Message, error::CapacityError};
+
+use crate::Runtime;
+use crate::shared::{Inner, Shared};
+
+/// Most rounds of read-and-write in one poll before yielding to other tasks.
+const ROUNDS_PER_POLL: usize = 16;
+
+/// A WebSocket as the driver needs it.
+pub trait WebSocket:
+    Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send + 'static
+{
+}
+
+impl<T> WebSocket for T where
+    T: Stream<Item = Result<Message, WsError>>
+        + Sink<Message, Error = WsError>
+        + Unpin
+        + Send
+        + 'static
+{
+}
+
+/// Drives one connection until it has closed.
+pub(crate) struct Driver<W, S, R: Runtime> {
+    ws: W,
+    shared: Arc<Shared<S>>,
+    runtime: R,
+    timer: Option<(Instant, Pin<Box<R::Sleep>>)>,
+    /// The second frame of a Record sent in two frames, waiting for the sink.
+    pending_frame: Option<Message>,
+    unflushed: bool,
+    read_done: bool,
+    write_done: bool,
+    close_sent: bool,
+    /// After our close frame: how long to wait for the peer's.
+    linger_until: Option<Instant>,
+    close_timeout: Duration,
+    /// Whatever must live exactly as long as the connection (a connection
+    /// slot of the server); dropped with the driver.
+    _hold: Box<dyn Send>,
+}
+
+impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
+    pub(crate) fn new(
+        ws: W,
+        shared: Arc<Shared<S>>,
+        runtime: R,
+        close_timeout: Duration,
+        hold: Box<dyn Send>,
+    ) -> Self {
+        Driver {
+            ws,
+            shared,
+            runtime,
+            timer: None,
+            pending_frame: None,
+            unflushed: false,
+            read_done: false,
+            write_done: false,
+            close_sent: false,
+            linger_until: None,
+            close_timeout,
+            _hold: hold,
+        }
+    }
+
+    /// Reads while the session wants input; whether anything arrived.
+    fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        while !self.read_done {
+            {
+                let mut inner = self.shared.lock();
+                // Once closed, keep reading for the peer's close frame only.
+                let wants = inner.session.wants_input() || inner.closed().is_some();
+                inner.input_blocked = !wants;
+                if !wants {
+                    break;
+                }
+            }
+            let item = match self.ws.poll_next_unpin(cx) {
+                Poll::Ready(item) => item,
+                Poll::Pending => break,
+            };
+            progress = true;
+            let mut inner = self.shared.lock();
+            match item {
+                Some(Ok(message)) => {
+                    if handle_message(&mut inner, message, now) {
+                        self.unflushed = true;
+                    }
+                }
+                Some(Err(error)) => {
+                    self.read_done = true;
+                    handle_read_error(&mut inner.session, error, now);
+                }
+                None => {
+                    self.read_done = true;
+                    if inner.closed().is_none() {
+                        inner
+                            .session
+                            .handle_transport_error("the connection ended without a close frame");
+                    }
+                }
+            }
+        }
+        progress
+    }
+
+    /// Sends what the session queued while the sink accepts it; whether anything went.
+    fn write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progress = false;
+        while !self.write_done {
+            match self.ws.poll_ready_unpin(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(error)) => {
+                    self.write_failed(error);
+                    break;
+                }
+                Poll::Pending => break,
+            }
+            let message = match self.pending_frame.take() {
+                Some(message) => message,
+                None => {
+                    if self.close_sent {
+                        break;
+                    }
+                    let mut inner = self.shared.lock();
+                    let Some(transmit) = inner.session.poll_transmit(now) else {
+                        break;
+                    };
+                    inner.wake_space_waiters();
+                    drop(inner);
+                    self.message_for(transmit, now)
+                }
+            };
+            if let Err(error) = self.ws.start_send_unpin(message) {
+                self.write_failed(error);
+                break;
+            }
+            self.unflushed = true;
+            progress = true;
+        }
+        if self.unflushed && !self.write_done {
+            match self.ws.poll_flush_unpin(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(error)) => self.write_failed(error),
+                Poll::Pending => {}
+            }
+        }
+        progress
+    }
+
+    /// The WebSocket message for a transmit; a Record goes as two frames of one
+    /// message so that its shared bytes are not copied per subscriber.
+    fn message_for(&mut self, transmit: Transmit, now: Instant) -> Message {
+        match transmit {
+            Transmit::Message(bytes) => Message::Binary(bytes),
+            Transmit::Record { header, record } => {
+                self.pending_frame = Some(Message::Frame(Frame::message(
+                    record,
+                    OpCode::Data(Data::Continue),
+                    true,
+                )));
+                Message::Frame(Frame::message(
+                    Bytes::copy_from_slice(&header),
+                    OpCode::Data(Data::Binary),
+                    false,
+                ))
+            }
+            Transmit::Ping => Message::Ping(Bytes::new()),
+            Transmit::Close { code, reason } => {
+                self.close_sent = true;
+                self.linger_until = Some(now + self.close_timeout);
+                Message::Close(Some(CloseFrame {
+                    code: code.0.into(),
+                    reason: reason.into(),
+                }))
+            }
+        }
+    }
+
+    fn write_failed(&mut self, error: WsError) {
+        self.write_done = true;
+        self.unflushed = false;
+        let mut inner = self.shared.lock();
+        if inner.closed().is_none() {
+            inner.session.handle_transport_error(&error.to_string());
+        }
+    }
+
+    /// Handles a due timeout and arms the timer for the next; whether it fired.
+    fn time(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let deadline = {
+            let mut inner = self.shared.lock();
+            if inner.session.poll_timeout().is_some_and(|d| now >= d) {
+                inner.session.handle_timeout(now);
+            }
+            inner.session.poll_timeout()
+        };
+        let deadline = [deadline, self.linger_until].into_iter().flatten().min();
+        let Some(deadline) = deadline else {
+            self.timer = None;
+            return false;
+        };
+        // Re-arm only for an earlier deadline: a later one (the keepalive moving
+        // on with every message) is met by waking early and re-arming then.
+        let rearm = self
+            .timer
+            .as_ref()
+            .is_none_or(|(armed, _)| deadline < *armed);
+        if rearm {
+            self.timer = Some((deadline, Box::pin(self.runtime.sleep_until(deadline))));
+        }
+        let Some((_, sleep)) = self.timer.as_mut() else {
+            return false;
+        };
+        if sleep.as_mut().poll(cx).is_ready() {
+            self.timer = None;
+            return true;
+        }
+        false
+    }
+
+    /// Whether the connection is over: the transport failed, or the close
+    /// handshake finished (or its wait ran out) with everything flushed.
+    fn done(&self, now: Instant) -> bool {
+        if self.write_done {
+            return true;
+        }
+        let flushed = !self.unflushed && self.pending_frame.is_none();
+        let lingered = self.linger_until.is_some_and(|t| now >= t);
+        let closed = self.shared.lock().closed().is_some();
+        (self.read_done && closed && flushed)
+            || (self.close_sent && flushed && (self.read_done || lingered))
+    }
+
+    fn finish(&mut self) {
+        let mut inner = self.shared.lock();
+        if inner.closed().is_none() {
+            inner.session.handle_transport_error("the connection ended");
+        }
+        inner.finished = true;
+        inner.wake_event_waiters();
+        inner.wake_space_waiters();
+    }
+}
+
+/// Feeds one WebSocket message to the session; whether the WebSocket layer
+/// queued a reply (pong or close) that needs flushing.
+fn handle_message<S: Session>(inner: &mut Inner<S>, message: Message, now: Instant) -> bool {
+    match message {
+        Message::Binary(bytes) => inner.session.handle_binary(bytes, now),
+        Message::Text(_) => inner.session.handle_text(now),
+        Message::Ping(_) | Message::Pong(_) => {
+            inner.session.handle_ping_or_pong(now);
+            return true;
+        }
+        Message::Close(frame) => {
+            let (code, reason) = match &frame {
+                Some(f) => (Some(CloseCode(f.code.into())), f.reason.as_str()),
+                None => (None, ""),
+            };
+            inner.session.handle_peer_close(code, reason);
+            return true;
+        }
+        Message::Frame(_) => {}
+    }
+    false
+}
+
+fn handle_read_error<S: Session>(session: &mut S, error: WsError, now: Instant) {
+    match error {
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
+            session.handle_oversize(size, max_size, now)
+        }
+        // Invalid UTF-8 can only come in a text message.
+        WsError::Utf8(_) => session.handle_text(now),
+        WsError::ConnectionClosed | WsError::AlreadyClosed if session.closed().is_some() => {}
+        other => session.handle_transport_error(&other.to_string()),
+    }
+}
+
+impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W, S, R> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        this.shared.lock().set_driver(cx.waker());
+        for _ in 0..ROUNDS_PER_POLL {
+            let now = Instant::now();
+            let read = this.read(cx, now);
+            let fired = this.time(cx, now);
+            let wrote = this.write(cx, now);
+            {
+                let mut inner = this.shared.lock();
+                if inner.session.has_events() || inner.closed().is_some() {
+                    inner.wake_event_waiters();
+                }
+            }
+            if this.done(now) {
+                this.finish();
+                return Poll::Ready(());
+            }
+            if !(read || fired || wrote) {
+                return Poll::Pending;
+            }
+        }
+        // Busy connection: let other tasks run, then continue.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

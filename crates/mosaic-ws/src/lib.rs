@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+
+mod client;
+mod driver;
+mod error;
+mod info;
+mod limits;
+mod options;
+mod runtime;
+mod server;
+mod shared;
+mod upgrade;
+
+pub use client::{
+    ClientConnection, ClientReceiver, ClientSender, Records, RequestError, Subscription,
+    SubscriptionEvent,
+};
+pub use driver::WebSocket;
+pub use error::{AcceptError, ConnectError};
+pub use info::{ConnectionInfo, ExtensionTable};
+pub use limits::Limits;
+pub use options::{ClientOptions, ServerOptions};
+pub use runtime::{Runtime, Task};
+pub use server::{ServerConnection, ServerReceiver, ServerSender};
+pub use upgrade::{UpgradeOutcome, answer_upgrade, upgrade_callback};
+
+pub use {mosaic_handshake, mosaic_proto, mosaic_tls};

@@ -1,0 +1,54 @@
+//! The transport limits of a connection, on top of the session's own.
+
+use std::time::Duration;
+
+use mosaic_proto::DEFAULT_MAX_MESSAGE_LEN;
+use tungstenite::protocol::WebSocketConfig;
+
+/// Limits of the transport under a Mosaic session; every one bounded by default.
+///
+/// The session's limits (open queries, queued bytes, keepalive, idle time) are
+/// in [`ServerConfig`](mosaic_proto::session::ServerConfig) and
+/// [`ClientConfig`](mosaic_proto::session::ClientConfig).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// TCP connect, TLS handshake and WebSocket upgrade must finish within this.
+    /// Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Largest message received. Default 1 MiB + 8 bytes (the largest Record or
+    /// Submission), at most 16 MiB − 1.
+    pub max_message_len: usize,
+    /// WebSocket read buffer, allocated per connection. Default 4 KiB, so an
+    /// idle connection stays cheap.
+    pub read_buffer_size: usize,
+    /// Bytes the WebSocket layer gathers before writing to TLS. Default 64 KiB.
+    pub write_buffer_size: usize,
+    /// After sending a close frame, how long to wait for the peer's. Default 5 s.
+    pub close_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake_timeout: Duration::from_secs(10),
+            max_message_len: DEFAULT_MAX_MESSAGE_LEN,
+            read_buffer_size: 4 * 1024,
+            write_buffer_size: 64 * 1024,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Limits {
+    /// The tungstenite configuration these limits give: messages and frames
+    /// capped at `max_message_len`, and a write buffer bounded to one message
+    /// past the gathering size.
+    pub fn websocket_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(self.read_buffer_size)
+            .write_buffer_size(self.write_buffer_size)
+            .max_write_buffer_size(self.write_buffer_size + self.max_message_len + 64)
+            .max_message_size(Some(self.max_message_len))
+            .max_frame_size(Some(self.max_message_len))
+    }
+}

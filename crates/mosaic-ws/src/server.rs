@@ -1,0 +1,243 @@
+//! The server's side of a Mosaic connection: requests in, answers out.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mosaic_proto::session::{
+    Closed, QueryRef, ServerEvent, ServerSession, SessionError, SubmissionRef,
+};
+use mosaic_proto::{CloseCode, QueryClosedCode, Record, ServerExtension, SubmissionResultCode};
+
+use crate::driver::{Driver, WebSocket};
+use crate::shared::Shared;
+use crate::{ConnectionInfo, Runtime, ServerOptions};
+
+/// An accepted Mosaic connection, server side: receive the client's requests
+/// with [`ServerConnection::recv`], answer through [`ServerConnection::sender`]
+/// (or [`ServerConnection::split`] to answer from other tasks).
+///
+/// A driver task moves the bytes; dropping every handle lets it close the
+/// connection with 1000 once nothing is left to send.
+#[derive(Debug)]
+pub struct ServerConnection {
+    sender: ServerSender,
+    receiver: ServerReceiver,
+}
+
+impl ServerConnection {
+    /// Starts the session and its driver over a WebSocket whose upgrade
+    /// negotiated what `info` says.
+    pub fn start<W: WebSocket, R: Runtime>(
+        ws: W,
+        info: ConnectionInfo,
+        options: &ServerOptions,
+        runtime: R,
+    ) -> ServerConnection {
+        Self::start_holding(ws, info, options, runtime, ())
+    }
+
+    /// Like [`ServerConnection::start`], keeping `hold` alive until the
+    /// connection is over (for instance a permit of a connection limit).
+    pub fn start_holding<W: WebSocket, R: Runtime>(
+        ws: W,
+        info: ConnectionInfo,
+        options: &ServerOptions,
+        runtime: R,
+        hold: impl Send + 'static,
+    ) -> ServerConnection {
+        let config = options.session_for(info.negotiated());
+        let shared = Shared::new(ServerSession::new(config, Instant::now()));
+        let close_timeout = options.limits.close_timeout;
+        let driver = Driver::new(
+            ws,
+            shared.clone(),
+            runtime.clone(),
+            close_timeout,
+            Box::new(hold),
+        );
+        runtime.spawn(Box::pin(driver));
+        let info = Arc::new(info);
+        let guard = Arc::new(CloseOnDrop(shared.clone()));
+        ServerConnection {
+            sender: ServerSender {
+                shared: shared.clone(),
+                info: info.clone(),
+                _guard: guard.clone(),
+            },
+            receiver: ServerReceiver {
+                shared,
+                info,
+                _guard: guard,
+            },
+        }
+    }
+
+    /// The next request, or `None` once the connection is closed.
+    pub async fn recv(&mut self) -> Option<ServerEvent> {
+        self.receiver.recv().await
+    }
+
+    /// The half that answers.
+    pub fn sender(&self) -> &ServerSender {
+        &self.sender
+    }
+
+    /// Negotiated extensions, service URL, the client's identity and address.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.sender.info
+    }
+
+    /// Splits into a sender (cloneable, for answering from many tasks) and a receiver.
+    pub fn split(self) -> (ServerSender, ServerReceiver) {
+        (self.sender, self.receiver)
+    }
+}
+
+/// Closes the connection once the application has dropped every handle.
+#[derive(Debug)]
+struct CloseOnDrop(Arc<Shared<ServerSession>>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.session.close(CloseCode::NORMAL, "", Instant::now());
+        inner.wake_driver();
+    }
+}
+
+/// The receiving half of a [`ServerConnection`].
+#[derive(Debug)]
+pub struct ServerReceiver {
+    shared: Arc<Shared<ServerSession>>,
+    info: Arc<ConnectionInfo>,
+    _guard: Arc<CloseOnDrop>,
+}
+
+impl ServerReceiver {
+    /// The next request, or `None` once the connection is closed.
+    pub async fn recv(&mut self) -> Option<ServerEvent> {
+        poll_fn(|cx| self.shared.poll_event(cx, ServerSession::poll_event)).await
+    }
+
+    /// Negotiated extensions, service URL, the client's identity and address.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+}
+
+/// The answering half of a [`ServerConnection`]; clone it freely.
+///
+/// The `async` methods wait while the outbound queue is full; the queue is
+/// bounded, and a client that stops reading is closed after the stall timeout,
+/// which ends the wait with [`SessionError::Closed`].
+#[derive(Clone, Debug)]
+pub struct ServerSender {
+    shared: Arc<Shared<ServerSession>>,
+    info: Arc<ConnectionInfo>,
+    _guard: Arc<CloseOnDrop>,
+}
+
+impl ServerSender {
+    async fn call<T>(
+        &self,
+        mut f: impl FnMut(&mut ServerSession, Instant) -> Result<T, SessionError>,
+    ) -> Result<T, SessionError> {
+        poll_fn(|cx| self.shared.poll_call(cx, &mut f)).await
+    }
+
+    /// Sends a record for an open query, waiting for room in the queue.
+    ///
+    /// # Errors
+    /// See [`ServerSession::send_record`].
+    pub async fn send_record(&self, query: QueryRef, record: &Record) -> Result<(), SessionError> {
+        self.call(|s, now| s.send_record(query, record, now)).await
+    }
+
+    /// Sends a record now, or fails with [`SessionError::QueueFull`]: for live
+    /// records, where waiting on one slow subscriber would hold up the others.
+    ///
+    /// # Errors
+    /// See [`ServerSession::send_record`].
+    pub fn try_send_record(&self, query: QueryRef, record: &Record) -> Result<(), SessionError> {
+        self.shared.call(|s, now| s.send_record(query, record, now))
+    }
+
+    /// Tells the client a subscription's stored records are all sent.
+    ///
+    /// # Errors
+    /// See [`ServerSession::locally_complete`].
+    pub async fn locally_complete(&self, query: QueryRef) -> Result<(), SessionError> {
+        self.call(|s, now| s.locally_complete(query, now)).await
+    }
+
+    /// Ends a query with a code (`ON_REQUEST` once a Get or Query is served).
+    ///
+    /// # Errors
+    /// See [`ServerSession::close_query`].
+    pub async fn close_query(
+        &self,
+        query: QueryRef,
+        code: QueryClosedCode,
+    ) -> Result<(), SessionError> {
+        self.call(|s, now| s.close_query(query, code, now)).await
+    }
+
+    /// Answers a submission.
+    ///
+    /// # Errors
+    /// See [`ServerSession::submission_result`].
+    pub async fn submission_result(
+        &self,
+        submission: SubmissionRef,
+        code: SubmissionResultCode,
+    ) -> Result<(), SessionError> {
+        self.call(|s, now| s.submission_result(submission, code, now))
+            .await
+    }
+
+    /// Sends a message of a negotiated extension.
+    ///
+    /// # Errors
+    /// See [`ServerSession::send_extension`].
+    pub async fn send_extension(&self, message: &ServerExtension) -> Result<(), SessionError> {
+        self.call(|s, now| s.send_extension(message, now)).await
+    }
+
+    /// Closes the connection after what is queued.
+    pub fn close(&self, code: CloseCode, reason: &str) {
+        let _ = self.shared.call(|s, now| {
+            s.close(code, reason, now);
+            Ok(())
+        });
+    }
+
+    /// Graceful shutdown: Query Closed `SHUTTING_DOWN` for every open query,
+    /// then close with 1001.
+    pub fn shutdown(&self) {
+        let _ = self.shared.call(|s, now| {
+            s.shutdown(now);
+            Ok(())
+        });
+    }
+
+    /// Waits until the connection has closed and its transport is released.
+    pub async fn closed(&self) -> Closed {
+        poll_fn(|cx| self.shared.poll_finished(cx)).await
+    }
+
+    /// How the connection closed, once it has.
+    pub fn close_reason(&self) -> Option<Closed> {
+        self.shared.lock().closed().cloned()
+    }
+
+    /// Bytes queued for the client and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.lock().session.queued_bytes()
+    }
+
+    /// Negotiated extensions, service URL, the client's identity and address.
+    pub fn info(&self) -> &ConnectionInfo {
+        &self.info
+    }
+}
