@@ -2,6 +2,9 @@
 //! benches: an in-memory Mosaic store, the example programs' flags, and sample
 //! records. Not published.
 
+pub mod args;
+pub mod script;
 pub mod store;
 
+pub use args::{ClientArgs, ServerArgs};
 pub use store::MemoryStore;
