@@ -3,6 +3,7 @@
 //! records. Not published.
 
 pub mod args;
+pub mod conformance;
 pub mod script;
 pub mod store;
 

@@ -22,14 +22,8 @@ use crate::TokioRuntime;
 /// A nostr WebSocket handed over in dual-stack mode.
 pub type NostrStream = WebSocketStream<TlsStream<TcpStream>>;
 
-/// An upgraded connection.
-#[derive(Debug)]
-pub enum Accepted {
-    /// A Mosaic connection, its session running.
-    Mosaic(ServerConnection),
-    /// A nostr WebSocket (dual-stack mode only), with the client's TLS identity.
-    Nostr(Box<NostrStream>, PeerIdentity),
-}
+/// An upgraded connection: Mosaic, or nostr in dual-stack mode.
+pub type Accepted = mosaic_ws::Accepted<NostrStream>;
 
 /// A listening Mosaic server.
 #[derive(Debug)]

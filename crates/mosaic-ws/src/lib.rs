@@ -21,7 +21,7 @@ pub use info::{ConnectionInfo, ExtensionTable};
 pub use limits::Limits;
 pub use options::{ClientOptions, ServerOptions};
 pub use runtime::{Runtime, Task};
-pub use server::{ServerConnection, ServerReceiver, ServerSender};
+pub use server::{Accepted, ServerConnection, ServerReceiver, ServerSender};
 pub use upgrade::{UpgradeOutcome, answer_upgrade, upgrade_callback};
 
 pub use {mosaic_handshake, mosaic_proto, mosaic_tls};

@@ -13,6 +13,15 @@ use crate::driver::{Driver, WebSocket};
 use crate::shared::Shared;
 use crate::{ConnectionInfo, Runtime, ServerOptions};
 
+/// An upgraded connection, as a runtime adapter's `accept` hands it over.
+#[derive(Debug)]
+pub enum Accepted<N> {
+    /// A Mosaic connection, its session running.
+    Mosaic(ServerConnection),
+    /// A nostr WebSocket (dual-stack mode only), with the client's TLS identity.
+    Nostr(Box<N>, mosaic_tls::PeerIdentity),
+}
+
 /// An accepted Mosaic connection, server side: receive the client's requests
 /// with [`ServerConnection::recv`], answer through [`ServerConnection::sender`]
 /// (or [`ServerConnection::split`] to answer from other tasks).

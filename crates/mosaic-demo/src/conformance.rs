@@ -1,0 +1,516 @@
+//! What a bad peer gets, checked over real loopback sockets for any runtime
+//! adapter: each scenario starts a server through a [`Harness`], keeps a
+//! witness subscription open on it, misbehaves with a blocking raw client (so
+//! the misbehaviour does not depend on the runtime under test), and checks the
+//! answer and that the witness lost nothing.
+
+use std::future::Future;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mosaic_proto::session::Closed;
+use mosaic_proto::{ClientMessage, CloseCode, Filter, QueryClosedCode, QueryId, ServerMessage};
+use mosaic_tls::ed25519_dalek::VerifyingKey;
+use mosaic_tls::rustls::pki_types::ServerName;
+use mosaic_tls::{ClientTls, Identity, PeerCertError, PeerIdentity, ServerTls};
+use mosaic_ws::{
+    Accepted, ClientConnection, ClientOptions, ConnectError, ServerOptions, Subscription,
+    SubscriptionEvent,
+};
+use tungstenite::{Message, WebSocket};
+
+use crate::MemoryStore;
+use crate::script::{note, record_now};
+
+/// How long any one step may take before the scenario fails instead of hanging.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// What the server under test reports about its connections.
+#[derive(Debug)]
+pub enum Report {
+    /// A Mosaic connection was accepted from this identity.
+    Accepted(PeerIdentity),
+    /// A Mosaic connection ended.
+    Closed(Closed),
+    /// A nostr connection was handed over (dual-stack mode).
+    Nostr(PeerIdentity),
+    /// A handshake failed or was refused.
+    Refused(String),
+}
+
+/// A server started by a harness.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its key.
+    pub key: VerifyingKey,
+    /// Its store.
+    pub store: Arc<MemoryStore>,
+    /// What it reports about connections.
+    pub reports: Receiver<Report>,
+}
+
+impl Running {
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("wss://{}/", self.addr)
+    }
+
+    /// The next report, or a panic after [`STEP`].
+    pub fn report(&self) -> Report {
+        self.reports
+            .recv_timeout(STEP)
+            .expect("a server report in time")
+    }
+}
+
+/// What a runtime adapter provides to the scenarios.
+pub trait Harness {
+    /// Starts a server with `options` that hands every accepted connection to
+    /// [`serve_accepted`] with `store` and `reports`; returns its address.
+    fn start_server(
+        &self,
+        options: ServerOptions,
+        store: Arc<MemoryStore>,
+        reports: Sender<Report>,
+    ) -> SocketAddr;
+
+    /// Connects a client.
+    ///
+    /// # Errors
+    /// The adapter's connect error.
+    fn connect(&self, url: &str, options: &ClientOptions)
+    -> Result<ClientConnection, ConnectError>;
+
+    /// Runs a future on the runtime under test and waits for it; panics if it
+    /// takes longer than [`STEP`] (a hang is a failure, not a stuck test).
+    fn block_on<F: Future + Send>(&self, future: F) -> F::Output
+    where
+        F::Output: Send;
+}
+
+/// The server side every harness runs for an accepted connection.
+pub async fn serve_accepted<N>(
+    accepted: Accepted<N>,
+    store: Arc<MemoryStore>,
+    reports: Sender<Report>,
+) {
+    match accepted {
+        Accepted::Mosaic(connection) => {
+            let _ = reports.send(Report::Accepted(*connection.info().peer_identity()));
+            let sender = connection.sender().clone();
+            store.serve(connection).await;
+            let _ = reports.send(Report::Closed(sender.closed().await));
+        }
+        Accepted::Nostr(_, peer) => {
+            let _ = reports.send(Report::Nostr(peer));
+        }
+    }
+}
+
+/// Starts a server with default options around a fresh identity.
+pub fn start(harness: &impl Harness, configure: impl FnOnce(&mut ServerOptions)) -> Running {
+    let identity = Identity::generate().expect("rng");
+    let key = identity.public_key();
+    let mut options = ServerOptions::new(ServerTls::builder(identity).build().expect("tls"));
+    configure(&mut options);
+    let store = MemoryStore::new(10_000, crate::store::accept_structural());
+    let (tx, reports) = std::sync::mpsc::channel();
+    let addr = harness.start_server(options, store.clone(), tx);
+    Running {
+        addr,
+        key,
+        store,
+        reports,
+    }
+}
+
+/// Client options pinning `key`, anonymous.
+pub fn client_options(key: VerifyingKey) -> ClientOptions {
+    ClientOptions::new(ClientTls::builder(key).build().expect("tls"))
+}
+
+/// A subscriber to everything, whose every record is checked after the bad peer.
+#[derive(Debug)]
+pub struct Witness {
+    client: ClientConnection,
+    subscription: Subscription,
+    author: Identity,
+    seen: usize,
+}
+
+impl Witness {
+    /// Connects and subscribes to every record (an empty filter).
+    pub fn open(harness: &impl Harness, server: &Running) -> Witness {
+        let client = harness
+            .connect(&server.url(), &client_options(server.key))
+            .expect("witness connects");
+        assert!(matches!(server.report(), Report::Accepted(_)));
+        let mut subscription = harness
+            .block_on(client.subscribe(Filter::builder().build().expect("empty"), 0))
+            .expect("witness subscribes");
+        let first = harness.block_on(subscription.next());
+        assert!(
+            matches!(first, Some(Ok(SubscriptionEvent::LocallyComplete))),
+            "{first:?}"
+        );
+        Witness {
+            client,
+            subscription,
+            author: Identity::generate().expect("rng"),
+            seen: 0,
+        }
+    }
+
+    /// Submits a record through the witness's own connection and checks it
+    /// arrives live: the server still serves, and the subscription lost nothing.
+    pub fn check_alive(&mut self, harness: &impl Harness) {
+        let record = note(
+            &self.author,
+            &format!("witness {}", self.seen),
+            record_now(),
+        );
+        let code = harness
+            .block_on(self.client.submit(record.clone()))
+            .expect("submit");
+        assert!(code.is_accepted(), "{code}");
+        let live = harness.block_on(self.subscription.next());
+        assert!(
+            matches!(&live, Some(Ok(SubscriptionEvent::Record(r))) if *r == record),
+            "witness expected its record, got {live:?}"
+        );
+        self.seen += 1;
+    }
+}
+
+type RawStream = mosaic_tls::rustls::StreamOwned<mosaic_tls::rustls::ClientConnection, TcpStream>;
+
+/// A raw TLS stream to the server, TLS done, nothing else sent.
+fn raw_tls(server: &Running) -> RawStream {
+    let tls = ClientTls::builder(server.key).build().expect("tls");
+    let tcp = TcpStream::connect(server.addr).expect("tcp");
+    tcp.set_read_timeout(Some(STEP)).expect("timeout");
+    let name = ServerName::IpAddress(server.addr.ip().into());
+    let connection =
+        mosaic_tls::rustls::ClientConnection::new(tls.config(), name).expect("tls client");
+    mosaic_tls::rustls::StreamOwned::new(connection, tcp)
+}
+
+/// The upgrade request for `server`, with the given `Sec-WebSocket-Protocol`.
+fn upgrade_request(
+    server: &Running,
+    protocol: Option<&str>,
+) -> tungstenite::handshake::client::Request {
+    use tungstenite::client::IntoClientRequest;
+    let mut request = server.url().into_client_request().expect("request");
+    if let Some(protocol) = protocol {
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            protocol.parse().expect("header value"),
+        );
+    }
+    request
+}
+
+/// A raw WebSocket upgraded as Mosaic, driven by hand.
+pub fn raw_mosaic(server: &Running) -> WebSocket<RawStream> {
+    let (ws, _) = tungstenite::client(upgrade_request(server, Some("mosaic2024")), raw_tls(server))
+        .expect("raw upgrade");
+    ws
+}
+
+/// The status of an upgrade offering `protocol` (or none), when refused.
+pub fn upgrade_status(server: &Running, protocol: Option<&str>) -> Option<u16> {
+    match tungstenite::client(upgrade_request(server, protocol), raw_tls(server)) {
+        Ok(_) => None,
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response))) => {
+            Some(response.status().as_u16())
+        }
+        Err(other) => panic!("upgrade failed another way: {other}"),
+    }
+}
+
+/// Reads until the server's close frame; its code.
+pub fn close_code(ws: &mut WebSocket<RawStream>) -> Option<u16> {
+    loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    }
+}
+
+/// Reads the next binary message as a server message.
+pub fn read_server_message(ws: &mut WebSocket<RawStream>) -> ServerMessage {
+    loop {
+        match ws.read().expect("a message") {
+            Message::Binary(bytes) => {
+                return ServerMessage::decode(bytes, &Default::default())
+                    .expect("valid server message");
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("expected a binary message, got {other:?}"),
+        }
+    }
+}
+
+fn send(ws: &mut WebSocket<RawStream>, message: Message) {
+    ws.send(message).expect("send");
+}
+
+/// "no or wrong subprotocol → HTTP 400"
+pub fn missing_or_wrong_subprotocol_gets_400(harness: &impl Harness) {
+    let server = start(harness, |_| {});
+    let mut witness = Witness::open(harness, &server);
+    assert_eq!(upgrade_status(&server, None), Some(400));
+    assert_eq!(upgrade_status(&server, Some("nostr, chat")), Some(400));
+    assert!(matches!(server.report(), Report::Refused(_)));
+    assert!(matches!(server.report(), Report::Refused(_)));
+    witness.check_alive(harness);
+}
+
+/// "…or nostr hand-off in dual-stack mode"
+pub fn dual_stack_hands_nostr_over(harness: &impl Harness) {
+    let server = start(harness, |o| {
+        o.policy = mosaic_handshake::ServerPolicy::builder()
+            .dual_stack(true)
+            .build()
+            .expect("policy");
+    });
+    let mut witness = Witness::open(harness, &server);
+    let (ws, response) = tungstenite::client(upgrade_request(&server, None), raw_tls(&server))
+        .expect("nostr upgrade");
+    assert!(response.headers().get("sec-websocket-protocol").is_none());
+    assert!(matches!(
+        server.report(),
+        Report::Nostr(PeerIdentity::Anonymous)
+    ));
+    drop(ws);
+    witness.check_alive(harness);
+}
+
+/// "TLS with a wrong server key → the client fails with a clear error"
+pub fn wrong_server_key_fails_the_client(harness: &impl Harness) {
+    let server = start(harness, |_| {});
+    let mut witness = Witness::open(harness, &server);
+    let other = Identity::generate().expect("rng").public_key();
+    let error = harness
+        .connect(&server.url(), &client_options(other))
+        .expect_err("a wrong pinned key must fail");
+    assert!(
+        matches!(
+            error.peer_cert_error(),
+            Some(PeerCertError::WrongKey { .. })
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("mopub0"), "{error}");
+    assert!(matches!(server.report(), Report::Refused(_)));
+    witness.check_alive(harness);
+}
+
+/// Sends `message` on a raw Mosaic connection and checks the close code.
+fn misbehave(harness: &impl Harness, message: Message, expected: u16) {
+    let server = start(harness, |o| o.limits.max_message_len = 64 * 1024 + 8);
+    let mut witness = Witness::open(harness, &server);
+    let mut ws = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    send(&mut ws, message);
+    assert_eq!(close_code(&mut ws), Some(expected));
+    match server.report() {
+        Report::Closed(closed) => assert_eq!(closed.code, CloseCode(expected)),
+        other => panic!("expected the bad connection to close, got {other:?}"),
+    }
+    witness.check_alive(harness);
+}
+
+/// "a text message → close 1003"
+pub fn text_message_closes_1003(harness: &impl Harness) {
+    misbehave(harness, Message::text("hello"), 1003);
+}
+
+/// "a server-type message from a client → close 1002"
+pub fn server_message_closes_1002(harness: &impl Harness) {
+    let message = ServerMessage::LocallyComplete {
+        query_id: QueryId(1),
+    };
+    misbehave(harness, Message::Binary(message.to_bytes()), 1002);
+}
+
+/// "a malformed message → close 1002"
+pub fn malformed_message_closes_1002(harness: &impl Harness) {
+    // An Unsubscribe whose LENGTH says 9 but which carries 8 bytes.
+    misbehave(
+        harness,
+        Message::Binary(Bytes::from_static(&[4, 9, 0, 0, 1, 0, 0, 0])),
+        1002,
+    );
+}
+
+/// "an oversize message → close 1009"
+pub fn oversize_message_closes_1009(harness: &impl Harness) {
+    let mut big = vec![0x05, 0, 0, 0x02];
+    big.resize(0x02_0000, 0);
+    misbehave(harness, Message::Binary(Bytes::from(big)), 1009);
+}
+
+/// "an invalid filter → QueryClosed REJECTED_INVALID and the connection lives on"
+pub fn invalid_filter_is_rejected_and_the_connection_lives_on(harness: &impl Harness) {
+    let server = start(harness, |_| {});
+    let mut witness = Witness::open(harness, &server);
+    let mut ws = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    // A Query whose filter has an element of length 0.
+    let bad = [
+        2u8, 24, 0, 0, 7, 0, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    send(&mut ws, Message::Binary(Bytes::copy_from_slice(&bad)));
+    assert_eq!(
+        read_server_message(&mut ws),
+        ServerMessage::QueryClosed {
+            query_id: QueryId(7),
+            code: QueryClosedCode::RejectedInvalid
+        }
+    );
+    let good = ClientMessage::Query {
+        query_id: QueryId(8),
+        limit: 0,
+        filter: Filter::builder()
+            .author_keys(&[[1; 32]])
+            .build()
+            .expect("filter"),
+    };
+    send(&mut ws, Message::Binary(good.to_bytes()));
+    assert_eq!(
+        read_server_message(&mut ws),
+        ServerMessage::QueryClosed {
+            query_id: QueryId(8),
+            code: QueryClosedCode::OnRequest
+        }
+    );
+    witness.check_alive(harness);
+}
+
+/// "a handshake that stalls → closed at the timeout"
+pub fn stalled_handshake_is_closed_at_the_timeout(harness: &impl Harness) {
+    let limit = Duration::from_millis(500);
+    let server = start(harness, |o| o.limits.handshake_timeout = limit);
+    let mut witness = Witness::open(harness, &server);
+    let started = Instant::now();
+    let mut tcp = TcpStream::connect(server.addr).expect("tcp");
+    tcp.set_read_timeout(Some(STEP)).expect("timeout");
+    // Half a TLS record header, then silence.
+    tcp.write_all(&[0x16, 0x03]).expect("write");
+    let mut buf = [0u8; 64];
+    let read = tcp.read(&mut buf);
+    let waited = started.elapsed();
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "expected the server to close, read {read:?}"
+    );
+    assert!(
+        waited >= limit,
+        "closed after {waited:?}, before the {limit:?} timeout"
+    );
+    assert!(
+        waited < limit + Duration::from_secs(3),
+        "closed only after {waited:?}"
+    );
+    assert!(matches!(server.report(), Report::Refused(e) if e.contains("did not finish")));
+    witness.check_alive(harness);
+}
+
+/// "a peer that disappears mid-stream → the other side's tasks end with an
+/// error, not a hang": a client vanishing in the middle of a frame.
+pub fn client_vanishing_mid_message_ends_its_connection(harness: &impl Harness) {
+    let server = start(harness, |_| {});
+    let mut witness = Witness::open(harness, &server);
+    let ws = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    let mut stream = ws.into_inner();
+    // A binary frame header announcing 100 bytes, masked, then 10 of them.
+    let mut frame = vec![0x82, 0x80 | 100, 1, 2, 3, 4];
+    frame.extend([0u8; 10]);
+    stream.write_all(&frame).expect("write");
+    stream.flush().expect("flush");
+    stream
+        .sock
+        .shutdown(std::net::Shutdown::Both)
+        .expect("shutdown");
+    drop(stream);
+    match server.report() {
+        Report::Closed(closed) => assert!(
+            matches!(
+                closed.cause,
+                mosaic_proto::session::CloseCause::Transport(_)
+            ),
+            "{closed}"
+        ),
+        other => panic!("expected the connection to end, got {other:?}"),
+    }
+    witness.check_alive(harness);
+}
+
+/// …and a server vanishing: the client's open requests end with an error.
+pub fn server_vanishing_ends_the_clients_requests(harness: &impl Harness) {
+    // A raw TLS server that upgrades, then drops the connection mid-answer.
+    let identity = Identity::generate().expect("rng");
+    let key = identity.public_key();
+    let tls = ServerTls::builder(identity).build().expect("tls");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().expect("accept");
+        let connection = mosaic_tls::rustls::ServerConnection::new(tls.config()).expect("tls");
+        let stream = mosaic_tls::rustls::StreamOwned::new(connection, tcp);
+        let callback =
+            |_: &tungstenite::handshake::server::Request,
+             mut response: tungstenite::handshake::server::Response| {
+                response.headers_mut().insert(
+                    "sec-websocket-protocol",
+                    "mosaic2024".parse().expect("value"),
+                );
+                Ok(response)
+            };
+        let mut ws = tungstenite::accept_hdr(stream, callback).expect("upgrade");
+        // Wait for the client's Query, then send half of a Record frame and vanish.
+        let _ = ws.read();
+        let mut stream = ws.into_inner();
+        stream
+            .write_all(&[0x82, 126, 0x01, 0x00, 0x80])
+            .expect("write");
+        stream.flush().expect("flush");
+        stream
+            .sock
+            .shutdown(std::net::Shutdown::Both)
+            .expect("shutdown");
+    });
+    let client = harness
+        .connect(&format!("wss://{addr}/"), &client_options(key))
+        .expect("connects");
+    let result = harness.block_on(async {
+        let records = client
+            .query(Filter::builder().build().expect("filter"), 0)
+            .await?;
+        records.collect_all().await
+    });
+    assert!(
+        matches!(result, Err(mosaic_ws::RequestError::ConnectionClosed(_))),
+        "{result:?}"
+    );
+    let closed = harness.block_on(client.closed());
+    assert!(
+        matches!(
+            closed.cause,
+            mosaic_proto::session::CloseCause::Transport(_)
+        ),
+        "{closed}"
+    );
+    server.join().expect("server thread");
+}
