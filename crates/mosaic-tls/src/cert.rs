@@ -176,7 +176,50 @@ fn x509_key<'a>(der: &'a [u8]) -> Result<(VerifyingKey, X509Certificate<'a>), Pe
             });
         }
     }
+    // x509-parser tolerates some tags it should not (e.g. in the outer
+    // SEQUENCE and signature algorithm); the TBS bytes are signed, but the
+    // shell around them is not: require it to be the one DER encoding.
+    if der
+        != der_certificate_shell(
+            certificate.tbs_certificate.as_ref(),
+            &certificate.signature_value.data,
+        )
+    {
+        return Err(PeerCertError::Malformed(
+            "the certificate is not DER-encoded around its signed part".into(),
+        ));
+    }
     Ok((key, certificate))
+}
+
+/// The DER encoding of an ed25519-signed certificate with these signed
+/// bytes and signature: SEQUENCE { tbs, SEQUENCE { id-Ed25519 }, BIT STRING }.
+fn der_certificate_shell(tbs: &[u8], signature: &[u8]) -> Vec<u8> {
+    const ALGORITHM: [u8; 7] = [0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
+    let mut bit_string = vec![0x03];
+    push_der_length(&mut bit_string, signature.len() + 1);
+    bit_string.push(0); // no unused bits
+    let body = tbs.len() + ALGORITHM.len() + bit_string.len() + signature.len();
+    let mut out = Vec::with_capacity(body + 6);
+    out.push(0x30);
+    push_der_length(&mut out, body);
+    out.extend_from_slice(tbs);
+    out.extend_from_slice(&ALGORITHM);
+    out.extend_from_slice(&bit_string);
+    out.extend_from_slice(signature);
+    out
+}
+
+/// A DER length: short form below 128, else the fewest big-endian bytes.
+fn push_der_length(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8); // < 0x80: lossless
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|&&b| b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8); // at most 8: lossless
+        out.extend_from_slice(&bytes[skip..]);
+    }
 }
 
 /// The 32 key bytes of an ed25519 SubjectPublicKeyInfo.
@@ -293,6 +336,38 @@ mod tests {
             check_peer_certificate(&cert, std::slice::from_ref(&cert), CertType::X509),
             Err(PeerCertError::ChainNotAllowed { count: 2 })
         );
+    }
+
+    /// Each bit of a certificate matters: flipping any one is refused.
+    #[test]
+    fn every_changed_byte_is_refused() {
+        let (_, cert) = certificate();
+        for at in 0..cert.len() {
+            for flip in (0..8).map(|bit| 1u8 << bit) {
+                let mut der = cert.to_vec();
+                der[at] ^= flip;
+                assert!(
+                    check_peer_certificate(&der.into(), &[], CertType::X509).is_err(),
+                    "byte {at} ^ {flip:#04x} accepted"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn der_lengths() {
+        for (len, encoding) in [
+            (0usize, &[0x00][..]),
+            (0x7f, &[0x7f]),
+            (0x80, &[0x81, 0x80]),
+            (0xff, &[0x81, 0xff]),
+            (0x100, &[0x82, 0x01, 0x00]),
+            (0x1_0000, &[0x83, 0x01, 0x00, 0x00]),
+        ] {
+            let mut out = Vec::new();
+            push_der_length(&mut out, len);
+            assert_eq!(out, encoding, "{len}");
+        }
     }
 
     proptest! {
