@@ -469,15 +469,9 @@ pub fn server_vanishing_ends_the_clients_requests(harness: &impl Harness) {
         let (tcp, _) = listener.accept().expect("accept");
         let connection = mosaic_tls::rustls::ServerConnection::new(tls.config()).expect("tls");
         let stream = mosaic_tls::rustls::StreamOwned::new(connection, tcp);
-        let callback =
-            |_: &tungstenite::handshake::server::Request,
-             mut response: tungstenite::handshake::server::Response| {
-                response.headers_mut().insert(
-                    "sec-websocket-protocol",
-                    "mosaic2024".parse().expect("value"),
-                );
-                Ok(response)
-            };
+        let policy = mosaic_handshake::ServerPolicy::default();
+        let mut outcome = None;
+        let callback = mosaic_ws::upgrade_callback(&policy, &mut outcome);
         let mut ws = tungstenite::accept_hdr(stream, callback).expect("upgrade");
         // Wait for the client's Query, then send half of a Record frame and vanish.
         let _ = ws.read();

@@ -136,10 +136,10 @@ pub(crate) fn peer_key(certificate: &CertificateDer<'_>) -> Result<VerifyingKey,
 }
 
 fn raw_public_key(spki: &[u8]) -> Result<VerifyingKey, PeerCertError> {
-    if let Some(key) = spki.strip_prefix(&ED25519_SPKI_PREFIX[..]) {
-        if let Ok(bytes) = <&[u8; 32]>::try_from(key) {
-            return validate_public_key(bytes).map_err(PeerCertError::InvalidKey);
-        }
+    if let Some(key) = spki.strip_prefix(&ED25519_SPKI_PREFIX[..])
+        && let Ok(bytes) = <&[u8; 32]>::try_from(key)
+    {
+        return validate_public_key(bytes).map_err(PeerCertError::InvalidKey);
     }
     // Not the one ed25519 form: name what it is, if it is an SPKI at all.
     match SubjectPublicKeyInfo::from_der(spki) {

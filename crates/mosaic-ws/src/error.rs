@@ -34,7 +34,7 @@ pub enum ConnectError {
     },
     /// The TLS handshake failed; [`ConnectError::peer_cert_error`] tells when the
     /// server's certificate was refused (wrong key, not ed25519, bad signature).
-    #[error("TLS handshake failed: {0}")]
+    #[error("TLS handshake failed: {}", tls_message(.0))]
     Tls(#[source] io::Error),
     /// The WebSocket upgrade failed below the Mosaic rules.
     #[error("WebSocket upgrade failed: {0}")]
@@ -76,7 +76,7 @@ pub enum AcceptError {
     #[error("accept failed: {0}")]
     Io(#[source] io::Error),
     /// The TLS handshake failed (for instance a client certificate refused).
-    #[error("TLS handshake failed: {0}")]
+    #[error("TLS handshake failed: {}", tls_message(.0))]
     Tls(#[source] io::Error),
     /// The WebSocket upgrade failed below the Mosaic rules.
     #[error("WebSocket upgrade failed: {0}")]
@@ -104,6 +104,15 @@ impl AcceptError {
             AcceptError::Tls(io) => tls_cause(io),
             _ => None,
         }
+    }
+}
+
+/// A TLS failure in words: the certificate error's own message when the peer's
+/// certificate was refused (rustls would print its debug form).
+fn tls_message(io: &io::Error) -> String {
+    match tls_cause(io) {
+        Some(cert) => cert.to_string(),
+        None => io.to_string(),
     }
 }
 
