@@ -9,7 +9,7 @@ use std::time::Instant;
 use mosaic_demo::script::{describe, describe_info};
 use mosaic_demo::{MemoryStore, script};
 use mosaic_tls::{CertType, ClientTls, Identity, ServerTls};
-use mosaic_ws_tokio::{Accepted, ClientOptions, Server, ServerOptions, connect};
+use mosaic_ws_tokio::{Accepted, ClientOptions, ServerOptions, connect};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server_key = server_identity.public_key();
 
     let options = ServerOptions::new(ServerTls::builder(server_identity).build()?);
-    let server = Server::bind("127.0.0.1:0", options).await?;
+    let server = mosaic_ws_tokio::bind("127.0.0.1:0", options).await?;
     let url = format!("wss://{}/", server.local_addr()?);
     println!(
         "server  {} listening on {url}",

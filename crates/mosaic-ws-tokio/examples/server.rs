@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use mosaic_demo::{MemoryStore, ServerArgs, args::load_or_generate, script::describe};
-use mosaic_ws_tokio::{Accepted, Server};
+use mosaic_ws_tokio::Accepted;
 
 #[tokio::main]
 async fn main() {
@@ -20,7 +20,7 @@ async fn run() -> Result<(), String> {
     let identity = load_or_generate(&args.key_file)?;
     let mopub = identity.mopub();
     let options = args.options(identity)?;
-    let server = Server::bind(&args.listen, options)
+    let server = mosaic_ws_tokio::bind(&args.listen, options)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = server.local_addr().map_err(|e| e.to_string())?;

@@ -1,12 +1,8 @@
 #![doc = include_str!("../README.md")]
 
-mod client;
-mod runtime;
-mod server;
+mod transport;
 
-pub use client::connect;
-pub use runtime::TokioRuntime;
-pub use server::{Accepted, Incoming, NostrStream, Server};
+pub use transport::Tokio;
 
 pub use mosaic_ws::{
     AcceptError, ClientConnection, ClientOptions, ClientReceiver, ClientSender, ConnectError,
@@ -14,3 +10,34 @@ pub use mosaic_ws::{
     ServerReceiver, ServerSender, Subscription, SubscriptionEvent, mosaic_handshake, mosaic_proto,
     mosaic_tls,
 };
+
+/// A listening Mosaic server on tokio.
+pub type Server = mosaic_ws::Server<Tokio>;
+
+/// A TCP connection accepted within the connection limit, not yet upgraded.
+pub type Incoming = mosaic_ws::Incoming<Tokio>;
+
+/// A nostr WebSocket handed over in dual-stack mode.
+pub type NostrStream = <Tokio as mosaic_ws::Transport>::ServerWs;
+
+/// An upgraded connection: Mosaic, or nostr in dual-stack mode.
+pub type Accepted = mosaic_ws::Accepted<NostrStream>;
+
+/// Listens on `addr` (`host:port`) on tokio.
+///
+/// # Errors
+/// The bind error.
+pub async fn bind(addr: &str, options: ServerOptions) -> std::io::Result<Server> {
+    Server::bind_on(Tokio, addr, options).await
+}
+
+/// Connects to the server at `url` (`wss://host[:port]/`) on tokio, within the
+/// handshake timeout.
+///
+/// # Errors
+/// [`ConnectError`] says which step failed: the URL, TCP, TLS (a server key
+/// other than the pinned one fails here), the upgrade or its Mosaic headers,
+/// or the timeout.
+pub async fn connect(url: &str, options: &ClientOptions) -> Result<ClientConnection, ConnectError> {
+    mosaic_ws::connect(Tokio, url, options).await
+}

@@ -8,7 +8,7 @@ use std::sync::mpsc::Sender;
 
 use mosaic_demo::MemoryStore;
 use mosaic_demo::conformance::{self as c, Harness, Report, STEP, serve_accepted};
-use mosaic_ws_tokio::{ClientConnection, ClientOptions, ConnectError, Server, ServerOptions};
+use mosaic_ws_tokio::{ClientConnection, ClientOptions, ConnectError, ServerOptions};
 
 struct Tokio(tokio::runtime::Runtime);
 
@@ -31,7 +31,7 @@ impl Harness for Tokio {
         reports: Sender<Report>,
     ) -> SocketAddr {
         let server = self
-            .block_on(Server::bind("127.0.0.1:0", options))
+            .block_on(mosaic_ws_tokio::bind("127.0.0.1:0", options))
             .expect("bind");
         let addr = server.local_addr().expect("addr");
         let refused = reports.clone();

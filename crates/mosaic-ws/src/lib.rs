@@ -2,6 +2,7 @@
 
 mod client;
 mod driver;
+mod endpoint;
 mod error;
 mod info;
 mod limits;
@@ -9,6 +10,7 @@ mod options;
 mod runtime;
 mod server;
 mod shared;
+mod transport;
 mod upgrade;
 
 pub use client::{
@@ -16,12 +18,14 @@ pub use client::{
     SubscriptionEvent,
 };
 pub use driver::WebSocket;
+pub use endpoint::{Incoming, Server, connect, within};
 pub use error::{AcceptError, ConnectError};
 pub use info::{ConnectionInfo, ExtensionTable};
 pub use limits::Limits;
 pub use options::{ClientOptions, ServerOptions};
 pub use runtime::{Runtime, Task};
 pub use server::{Accepted, ServerConnection, ServerReceiver, ServerSender};
+pub use transport::Transport;
 pub use upgrade::{UpgradeOutcome, answer_upgrade, upgrade_callback};
 
 pub use {mosaic_handshake, mosaic_proto, mosaic_tls};
