@@ -18,8 +18,8 @@ use mosaic_tls::ed25519_dalek::VerifyingKey;
 use mosaic_tls::rustls::pki_types::ServerName;
 use mosaic_tls::{ClientTls, Identity, PeerCertError, PeerIdentity, ServerTls};
 use mosaic_ws::{
-    Accepted, ClientConnection, ClientOptions, ConnectError, ServerOptions, Subscription,
-    SubscriptionEvent,
+    Accepted, ClientConnection, ClientOptions, ConnectError, Runtime, Server, ServerOptions,
+    Subscription, SubscriptionEvent, Transport, within,
 };
 use tungstenite::{Message, WebSocket};
 
@@ -69,29 +69,101 @@ impl Running {
     }
 }
 
-/// What a runtime adapter provides to the scenarios.
+/// What a runtime adapter provides to the scenarios: its transport, and a way
+/// to wait for a future from a plain thread.
 pub trait Harness {
+    /// The adapter's transport.
+    type Transport: Transport;
+
+    /// The transport to run servers and clients on.
+    fn transport(&self) -> Self::Transport;
+
+    /// Runs `future` to completion on the runtime under test.
+    fn run<F: Future + Send>(&self, future: F) -> F::Output
+    where
+        F::Output: Send;
+
+    /// Runs `future`, failing the scenario if it takes longer than [`STEP`]
+    /// (a hang is a failure, not a stuck test).
+    fn block_on<F: Future + Send>(&self, future: F) -> F::Output
+    where
+        F::Output: Send,
+    {
+        let transport = self.transport();
+        self.run(async move { within(&transport, STEP, future).await })
+            .expect("a step took too long")
+    }
+
     /// Starts a server with `options` that hands every accepted connection to
-    /// [`serve_accepted`] with `store` and `reports`; returns its address.
+    /// [`serve_accepted`]; returns its address.
     fn start_server(
         &self,
         options: ServerOptions,
         store: Arc<MemoryStore>,
         reports: Sender<Report>,
-    ) -> SocketAddr;
+    ) -> SocketAddr {
+        let transport = self.transport();
+        let server = self
+            .block_on(Server::bind_on(transport.clone(), "127.0.0.1:0", options))
+            .expect("bind");
+        let addr = server.local_addr().expect("addr");
+        let refused = reports.clone();
+        let serving = server.serve(
+            move |accepted| serve_accepted(accepted, store.clone(), reports.clone()),
+            move |_, error| {
+                let _ = refused.send(Report::Refused(error.to_string()));
+            },
+        );
+        // Spawned from within the runtime: some runtimes (tokio) need it.
+        let spawner = transport.clone();
+        self.run(async move {
+            spawner.spawn(Box::pin(async move {
+                let _ = serving.await;
+            }));
+        });
+        addr
+    }
 
     /// Connects a client.
     ///
     /// # Errors
     /// The adapter's connect error.
-    fn connect(&self, url: &str, options: &ClientOptions)
-    -> Result<ClientConnection, ConnectError>;
+    fn connect(
+        &self,
+        url: &str,
+        options: &ClientOptions,
+    ) -> Result<ClientConnection, ConnectError> {
+        self.block_on(mosaic_ws::connect(self.transport(), url, options))
+    }
+}
 
-    /// Runs a future on the runtime under test and waits for it; panics if it
-    /// takes longer than [`STEP`] (a hang is a failure, not a stuck test).
-    fn block_on<F: Future + Send>(&self, future: F) -> F::Output
-    where
-        F::Output: Send;
+/// Declares one `#[test]` per scenario for a harness expression.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($harness:expr) => {
+        $crate::conformance_tests!(@each $harness;
+            missing_or_wrong_subprotocol_gets_400,
+            dual_stack_hands_nostr_over,
+            wrong_server_key_fails_the_client,
+            text_message_closes_1003,
+            server_message_closes_1002,
+            malformed_message_closes_1002,
+            oversize_message_closes_1009,
+            invalid_filter_is_rejected_and_the_connection_lives_on,
+            stalled_handshake_is_closed_at_the_timeout,
+            client_vanishing_mid_message_ends_its_connection,
+            server_vanishing_ends_the_clients_requests,
+            connections_over_the_limit_are_refused,
+        );
+    };
+    (@each $harness:expr; $($name:ident,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::$name(&$harness);
+            }
+        )*
+    };
 }
 
 /// The server side every harness runs for an accepted connection.
@@ -317,7 +389,12 @@ pub fn wrong_server_key_fails_the_client(harness: &impl Harness) {
 
 /// Sends `message` on a raw Mosaic connection and checks the close code.
 fn misbehave(harness: &impl Harness, message: Message, expected: u16) {
-    let server = start(harness, |o| o.limits.max_message_len = 64 * 1024 + 8);
+    let server = start(harness, |o| {
+        o.limits.max_message_len = 64 * 1024 + 8;
+        // After an oversize message the server waits this long for the
+        // client to read its close frame (it cannot read on).
+        o.limits.close_timeout = Duration::from_secs(1);
+    });
     let mut witness = Witness::open(harness, &server);
     let mut ws = raw_mosaic(&server);
     assert!(matches!(server.report(), Report::Accepted(_)));
@@ -507,4 +584,25 @@ pub fn server_vanishing_ends_the_clients_requests(harness: &impl Harness) {
         "{closed}"
     );
     server.join().expect("server thread");
+}
+
+/// "connections beyond the server's limit (refused cleanly)": closed right
+/// after the TCP accept, while the connections within the limit go on.
+pub fn connections_over_the_limit_are_refused(harness: &impl Harness) {
+    let server = start(harness, |o| o.max_connections = 2);
+    let mut witness = Witness::open(harness, &server);
+    let second = harness
+        .connect(&server.url(), &client_options(server.key))
+        .expect("within the limit");
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    let third = harness.connect(&server.url(), &client_options(server.key));
+    assert!(matches!(third, Err(ConnectError::Tls(_))), "{third:?}");
+    witness.check_alive(harness);
+    // A slot frees when a connection ends.
+    second.close(CloseCode::NORMAL, "bye");
+    harness.block_on(second.closed());
+    assert!(matches!(server.report(), Report::Closed(_)));
+    let fourth = harness.connect(&server.url(), &client_options(server.key));
+    assert!(fourth.is_ok(), "{fourth:?}");
+    witness.check_alive(harness);
 }

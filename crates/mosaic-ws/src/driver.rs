@@ -51,7 +51,10 @@ pub(crate) struct Driver<W, S, R: Runtime> {
     /// The second frame of a Record sent in two frames, waiting for the sink.
     pending_frame: Option<Message>,
     unflushed: bool,
+    /// No more reading: the stream ended or failed.
     read_done: bool,
+    /// The peer finished its side: its close frame came, or the stream ended.
+    peer_finished: bool,
     write_done: bool,
     close_sent: bool,
     /// After our close frame: how long to wait for the peer's.
@@ -78,6 +81,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             pending_frame: None,
             unflushed: false,
             read_done: false,
+            peer_finished: false,
             write_done: false,
             close_sent: false,
             linger_until: None,
@@ -107,6 +111,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             let mut inner = self.shared.lock();
             match item {
                 Some(Ok(message)) => {
+                    self.peer_finished |= matches!(message, Message::Close(_));
                     if handle_message(&mut inner, message, now) {
                         self.unflushed = true;
                     }
@@ -117,6 +122,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                 }
                 None => {
                     self.read_done = true;
+                    self.peer_finished = true;
                     if inner.closed().is_none() {
                         inner
                             .session
@@ -243,17 +249,22 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         false
     }
 
-    /// Whether the connection is over: the transport failed, or the close
-    /// handshake finished (or its wait ran out) with everything flushed.
+    /// Whether the connection is over: the transport failed; or we sent a
+    /// close frame, flushed, and the peer finished or the wait ran out (after
+    /// an oversize message nothing more is read, so the wait runs out, giving
+    /// the peer time to read our close frame before the socket goes); or the
+    /// peer closed or failed and the WebSocket layer's reply is flushed.
     fn done(&self, now: Instant) -> bool {
         if self.write_done {
             return true;
         }
-        let flushed = !self.unflushed && self.pending_frame.is_none();
-        let lingered = self.linger_until.is_some_and(|t| now >= t);
-        let closed = self.shared.lock().closed().is_some();
-        (self.read_done && closed && flushed)
-            || (self.close_sent && flushed && (self.read_done || lingered))
+        if self.unflushed || self.pending_frame.is_some() {
+            return false;
+        }
+        if self.close_sent {
+            return self.peer_finished || self.linger_until.is_some_and(|t| now >= t);
+        }
+        self.read_done && self.shared.lock().closed().is_some()
     }
 
     fn finish(&mut self) {

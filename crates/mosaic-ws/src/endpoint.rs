@@ -48,9 +48,14 @@ pub async fn connect<T: Transport>(
 ) -> Result<ClientConnection, ConnectError> {
     let url = MosaicUrl::parse(url)?;
     let limit = options.limits.handshake_timeout;
-    within(&transport, limit, connect_to(&transport, &url, options))
-        .await
-        .ok_or(ConnectError::Timeout(limit))?
+    // Boxed: the handshake state (TLS and WebSocket streams) is large.
+    within(
+        &transport,
+        limit,
+        Box::pin(connect_to(&transport, &url, options)),
+    )
+    .await
+    .ok_or(ConnectError::Timeout(limit))?
 }
 
 async fn connect_to<T: Transport>(
@@ -279,7 +284,8 @@ impl<T: Transport> Incoming<T> {
     pub async fn handshake(self) -> Result<Accepted<T::ServerWs>, AcceptError> {
         let limit = self.options.limits.handshake_timeout;
         let transport = self.transport.clone();
-        within(&transport, limit, self.upgrade())
+        // Boxed: the handshake state (TLS and WebSocket streams) is large.
+        within(&transport, limit, Box::pin(self.upgrade()))
             .await
             .ok_or(AcceptError::Timeout(limit))?
     }
