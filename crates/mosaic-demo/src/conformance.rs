@@ -133,7 +133,7 @@ pub trait Harness {
         url: &str,
         options: &ClientOptions,
     ) -> Result<ClientConnection, ConnectError> {
-        self.block_on(mosaic_ws::connect(self.transport(), url, options))
+        self.block_on(mosaic_ws::connect_on(self.transport(), url, options))
     }
 }
 
@@ -605,4 +605,61 @@ pub fn connections_over_the_limit_are_refused(harness: &impl Harness) {
     let fourth = harness.connect(&server.url(), &client_options(server.key));
     assert!(fourth.is_ok(), "{fourth:?}");
     witness.check_alive(harness);
+}
+
+/// Every message type between a server on one runtime and a client on another
+/// (or the same): Get, Query, Subscribe, Unsubscribe, Submission and a sync
+/// extension message one way; Record, Locally Complete, Query Closed,
+/// Submission Result and a sync extension message the other.
+pub fn every_message_type_crosses(server_side: &impl Harness, client_side: &impl Harness) {
+    let server = start(server_side, |o| {
+        o.policy = mosaic_handshake::ServerPolicy::builder()
+            .supported_extension("sync")
+            .build()
+            .expect("policy");
+    });
+    let mut options = client_options(server.key);
+    options.extensions = "sync".parse().expect("extension list");
+    let client = client_side
+        .connect(&server.url(), &options)
+        .expect("connects");
+    assert!(client.info().extensions().contains("sync"));
+    assert!(matches!(server.report(), Report::Accepted(_)));
+
+    let author = Identity::generate().expect("rng");
+    let mut transcript = Vec::new();
+    client_side
+        .block_on(crate::script::run(&client, &author, &mut transcript))
+        .expect("the example exchange");
+    let transcript = String::from_utf8_lossy(&transcript).into_owned();
+    for step in [
+        "→ Subscribe",
+        "← Locally Complete",
+        "→ Submission",
+        "← Submission Result OK",
+        "(live)",
+        "→ Get",
+        "then Query Closed ON_REQUEST",
+        "→ Query",
+        "2 records newest first",
+        "→ Unsubscribe",
+        "← Query Closed",
+    ] {
+        assert!(
+            transcript.contains(step),
+            "missing {step:?} in:\n{transcript}"
+        );
+    }
+
+    let (sender, mut receiver) = client.split();
+    let init = mosaic_proto::ClientExtension::new(0x10, Bytes::from_static(b"sync init"))
+        .expect("sync type");
+    client_side
+        .block_on(sender.send_extension(&init))
+        .expect("sent");
+    let answer = client_side.block_on(receiver.recv());
+    assert!(
+        matches!(&answer, Some(mosaic_proto::session::ClientEvent::Extension(e)) if e.message_type().0 == 0x93),
+        "{answer:?}"
+    );
 }

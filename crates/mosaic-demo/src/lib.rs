@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod conformance;
+pub mod programs;
 pub mod script;
 pub mod store;
 

@@ -88,7 +88,7 @@ pub async fn run(
     client: &ClientConnection,
     identity: &Identity,
     out: &mut impl Write,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let me = identity.public_key().to_bytes();
     let mine = Filter::builder().author_keys(&[me]).build()?;
 

@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use mosaic_proto::session::{QueryRef, ServerEvent, SessionError};
 use mosaic_proto::{
     Address, CloseCode, DuplicateHandling, Filter, Id, QueryClosedCode, ReadAccess, Record,
-    RecordFlags, Reference, References, SubmissionResultCode, Timestamp,
+    RecordFlags, Reference, References, ServerExtension, SubmissionResultCode, Timestamp,
 };
 use mosaic_tls::PeerIdentity;
 
@@ -24,6 +25,9 @@ use mosaic_ws::{ServerConnection, ServerSender};
 /// Tag type whose 32-byte value names a key a record is for (tag_types.md
 /// "Notify Public Key"); such keys may read Author + Tagged records.
 pub const NOTIFY_PUBLIC_KEY_TAG: u16 = 0x1;
+
+/// The sync extension's Sync Error message type.
+const SYNC_ERROR: u8 = 0x93;
 
 /// Most live records held for a subscriber still receiving its stored ones.
 const MAX_CATCH_UP: usize = 1024;
@@ -282,7 +286,12 @@ impl MemoryStore {
                     let code = self.submit(&record, &peer);
                     sender.submission_result(submission, code).await
                 }
-                ServerEvent::Extension(_) => Ok(()),
+                // The demo does not implement the sync extension: every sync
+                // message is answered with Sync Error (0x93).
+                ServerEvent::Extension(_) => match ServerExtension::new(SYNC_ERROR, Bytes::new()) {
+                    Ok(error) => sender.send_extension(&error).await,
+                    Err(_) => Ok(()),
+                },
             };
             if let Err(SessionError::Closed(_)) = result {
                 break;

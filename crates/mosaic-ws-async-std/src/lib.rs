@@ -1,43 +1,51 @@
 #![doc = include_str!("../README.md")]
 
-mod transport;
+use std::time::Instant;
 
-pub use transport::AsyncStd;
+use async_io::Timer;
+use futures_util::FutureExt as _;
+use futures_util::future::Map;
 
-pub use mosaic_ws::{
-    AcceptError, ClientConnection, ClientOptions, ClientReceiver, ClientSender, ConnectError,
-    ConnectionInfo, ExtensionTable, Limits, Records, RequestError, ServerConnection, ServerOptions,
-    ServerReceiver, ServerSender, Subscription, SubscriptionEvent, mosaic_handshake, mosaic_proto,
-    mosaic_tls,
-};
+pub use mosaic_ws::*;
 
-/// A listening Mosaic server on async-std (or another futures-io executor).
-pub type Server = mosaic_ws::Server<AsyncStd>;
-
-/// A TCP connection accepted within the connection limit, not yet upgraded.
-pub type Incoming = mosaic_ws::Incoming<AsyncStd>;
-
-/// A nostr WebSocket handed over in dual-stack mode.
-pub type NostrStream = <AsyncStd as mosaic_ws::Transport>::ServerWs;
-
-/// An upgraded connection: Mosaic, or nostr in dual-stack mode.
-pub type Accepted = mosaic_ws::Accepted<NostrStream>;
-
-/// Listens on `addr` (`host:port`), running connections on async-std's executor.
-///
-/// # Errors
-/// The bind error.
-pub async fn bind(addr: &str, options: ServerOptions) -> std::io::Result<Server> {
-    Server::bind_on(AsyncStd::default(), addr, options).await
+/// Mosaic on a futures-io executor: async-std's by default, or any other
+/// (smol's, for one) through [`AsyncStd::with_spawner`]. Sockets are
+/// async-std's and timers async-io's, which run under any executor; TLS is
+/// futures-rustls and WebSockets async-tungstenite.
+#[derive(Clone, Copy, Debug)]
+pub struct AsyncStd {
+    spawner: fn(Task),
 }
 
-/// Connects to the server at `url` (`wss://host[:port]/`), running the
-/// connection on async-std's executor, within the handshake timeout.
-///
-/// # Errors
-/// [`ConnectError`] says which step failed: the URL, TCP, TLS (a server key
-/// other than the pinned one fails here), the upgrade or its Mosaic headers,
-/// or the timeout.
-pub async fn connect(url: &str, options: &ClientOptions) -> Result<ClientConnection, ConnectError> {
-    mosaic_ws::connect(AsyncStd::default(), url, options).await
+impl Default for AsyncStd {
+    fn default() -> Self {
+        AsyncStd::with_spawner(|task| drop(async_std::task::spawn(task)))
+    }
 }
+
+impl AsyncStd {
+    /// Spawns connection drivers with `spawner`, for instance
+    /// `|task| smol::spawn(task).detach()`.
+    pub fn with_spawner(spawner: fn(Task)) -> AsyncStd {
+        AsyncStd { spawner }
+    }
+}
+
+/// Ends a timer with `()`, as [`Runtime::Sleep`] wants.
+fn elapsed(_: Instant) {}
+
+impl Runtime for AsyncStd {
+    type Sleep = Map<Timer, fn(Instant)>;
+
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        Timer::at(deadline).map(elapsed as fn(Instant))
+    }
+
+    fn spawn(&self, task: Task) {
+        (self.spawner)(task);
+    }
+}
+
+mosaic_ws::impl_transport!(AsyncStd, net: async_std::net, tls: futures_rustls, ws: async_tungstenite);
+
+mosaic_ws::adapter_api!(AsyncStd, "async-std");

@@ -1,43 +1,26 @@
 #![doc = include_str!("../README.md")]
 
-mod transport;
+use std::time::Instant;
 
-pub use transport::Tokio;
+pub use mosaic_ws::*;
 
-pub use mosaic_ws::{
-    AcceptError, ClientConnection, ClientOptions, ClientReceiver, ClientSender, ConnectError,
-    ConnectionInfo, ExtensionTable, Limits, Records, RequestError, ServerConnection, ServerOptions,
-    ServerReceiver, ServerSender, Subscription, SubscriptionEvent, mosaic_handshake, mosaic_proto,
-    mosaic_tls,
-};
+/// Mosaic on the current tokio runtime: tokio's sockets, timer and spawner,
+/// tokio-rustls and tokio-tungstenite.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tokio;
 
-/// A listening Mosaic server on tokio.
-pub type Server = mosaic_ws::Server<Tokio>;
+impl Runtime for Tokio {
+    type Sleep = tokio::time::Sleep;
 
-/// A TCP connection accepted within the connection limit, not yet upgraded.
-pub type Incoming = mosaic_ws::Incoming<Tokio>;
+    fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+        tokio::time::sleep_until(deadline.into())
+    }
 
-/// A nostr WebSocket handed over in dual-stack mode.
-pub type NostrStream = <Tokio as mosaic_ws::Transport>::ServerWs;
-
-/// An upgraded connection: Mosaic, or nostr in dual-stack mode.
-pub type Accepted = mosaic_ws::Accepted<NostrStream>;
-
-/// Listens on `addr` (`host:port`) on tokio.
-///
-/// # Errors
-/// The bind error.
-pub async fn bind(addr: &str, options: ServerOptions) -> std::io::Result<Server> {
-    Server::bind_on(Tokio, addr, options).await
+    fn spawn(&self, task: Task) {
+        tokio::spawn(task);
+    }
 }
 
-/// Connects to the server at `url` (`wss://host[:port]/`) on tokio, within the
-/// handshake timeout.
-///
-/// # Errors
-/// [`ConnectError`] says which step failed: the URL, TCP, TLS (a server key
-/// other than the pinned one fails here), the upgrade or its Mosaic headers,
-/// or the timeout.
-pub async fn connect(url: &str, options: &ClientOptions) -> Result<ClientConnection, ConnectError> {
-    mosaic_ws::connect(Tokio, url, options).await
-}
+mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite);
+
+mosaic_ws::adapter_api!(Tokio, "tokio");

@@ -41,7 +41,7 @@ pub async fn within<R: crate::Runtime, F: Future>(
 /// [`ConnectError`] says which step failed: the URL, TCP, TLS (a server key
 /// other than the pinned one fails here), the upgrade or its Mosaic headers,
 /// or the timeout.
-pub async fn connect<T: Transport>(
+pub async fn connect_on<T: Transport>(
     transport: T,
     url: &str,
     options: &ClientOptions,

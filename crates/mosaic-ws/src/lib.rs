@@ -18,7 +18,7 @@ pub use client::{
     SubscriptionEvent,
 };
 pub use driver::WebSocket;
-pub use endpoint::{Incoming, Server, connect, within};
+pub use endpoint::{Incoming, Server, connect_on, within};
 pub use error::{AcceptError, ConnectError};
 pub use info::{ConnectionInfo, ExtensionTable};
 pub use limits::Limits;
@@ -28,4 +28,4 @@ pub use server::{Accepted, ServerConnection, ServerReceiver, ServerSender};
 pub use transport::Transport;
 pub use upgrade::{UpgradeOutcome, answer_upgrade, upgrade_callback};
 
-pub use {mosaic_handshake, mosaic_proto, mosaic_tls};
+pub use {mosaic_handshake, mosaic_proto, mosaic_tls, tungstenite};

@@ -88,3 +88,143 @@ pub trait Transport: Runtime {
         config: WebSocketConfig,
     ) -> impl Future<Output = Result<(Self::ClientWs, Response), tungstenite::Error>> + Send;
 }
+
+/// Implements [`Transport`] for a runtime type from its crates, which all have
+/// the same shape: a `net` module with `TcpListener` and `TcpStream`, a rustls
+/// binding with `LazyConfigAcceptor`, `TlsConnector`, `server::TlsStream` and
+/// `client::TlsStream`, and a tungstenite binding with `WebSocketStream`,
+/// `accept_hdr_async_with_config` and `client_async_with_config`. Written once
+/// here so that the adapters hold no copies of it.
+///
+/// ```ignore
+/// mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite);
+/// ```
+#[macro_export]
+macro_rules! impl_transport {
+    ($runtime:ty, net: $($net:ident)::+, tls: $($tls:ident)::+, ws: $($ws:ident)::+) => {
+        impl $crate::Transport for $runtime {
+            type Listener = $($net)::+::TcpListener;
+            type Tcp = $($net)::+::TcpStream;
+            type ServerTls = $($tls)::+::server::TlsStream<$($net)::+::TcpStream>;
+            type ClientTls = $($tls)::+::client::TlsStream<$($net)::+::TcpStream>;
+            type ServerWs = $($ws)::+::WebSocketStream<Self::ServerTls>;
+            type ClientWs = $($ws)::+::WebSocketStream<Self::ClientTls>;
+
+            async fn bind(&self, addr: &str) -> ::std::io::Result<Self::Listener> {
+                $($net)::+::TcpListener::bind(addr).await
+            }
+
+            fn local_addr(listener: &Self::Listener) -> ::std::io::Result<::std::net::SocketAddr> {
+                listener.local_addr()
+            }
+
+            async fn accept(listener: &Self::Listener) -> ::std::io::Result<(Self::Tcp, ::std::net::SocketAddr)> {
+                let (tcp, addr) = listener.accept().await?;
+                // Small messages must not wait for Nagle; a failure only costs latency.
+                let _ = tcp.set_nodelay(true);
+                Ok((tcp, addr))
+            }
+
+            fn peer_addr(tcp: &Self::Tcp) -> Option<::std::net::SocketAddr> {
+                tcp.peer_addr().ok()
+            }
+
+            async fn connect(&self, authority: &str) -> ::std::io::Result<Self::Tcp> {
+                let tcp = $($net)::+::TcpStream::connect(authority).await?;
+                let _ = tcp.set_nodelay(true);
+                Ok(tcp)
+            }
+
+            async fn tls_accept(
+                &self,
+                tcp: Self::Tcp,
+                tls: ::std::sync::Arc<$crate::mosaic_tls::ServerTls>,
+            ) -> ::std::io::Result<Self::ServerTls> {
+                let acceptor = $crate::mosaic_tls::rustls::server::Acceptor::default();
+                let hello = $($tls)::+::LazyConfigAcceptor::new(acceptor, tcp).await?;
+                let config = tls.config_for(&hello.client_hello());
+                hello.into_stream(config).await
+            }
+
+            async fn tls_connect(
+                &self,
+                tcp: Self::Tcp,
+                config: ::std::sync::Arc<$crate::mosaic_tls::rustls::ClientConfig>,
+                name: $crate::mosaic_tls::rustls::pki_types::ServerName<'static>,
+            ) -> ::std::io::Result<Self::ClientTls> {
+                $($tls)::+::TlsConnector::from(config).connect(name, tcp).await
+            }
+
+            fn server_tls_state(tls: &Self::ServerTls) -> &$crate::mosaic_tls::rustls::CommonState {
+                tls.get_ref().1
+            }
+
+            fn client_tls_state(tls: &Self::ClientTls) -> &$crate::mosaic_tls::rustls::CommonState {
+                tls.get_ref().1
+            }
+
+            async fn ws_accept<C>(
+                &self,
+                tls: Self::ServerTls,
+                callback: C,
+                config: $crate::tungstenite::protocol::WebSocketConfig,
+            ) -> Result<Self::ServerWs, $crate::tungstenite::Error>
+            where
+                C: $crate::tungstenite::handshake::server::Callback + Unpin + Send,
+            {
+                $($ws)::+::accept_hdr_async_with_config(tls, callback, Some(config)).await
+            }
+
+            async fn ws_connect(
+                &self,
+                request: $crate::tungstenite::handshake::client::Request,
+                tls: Self::ClientTls,
+                config: $crate::tungstenite::protocol::WebSocketConfig,
+            ) -> Result<(Self::ClientWs, $crate::tungstenite::handshake::client::Response), $crate::tungstenite::Error> {
+                $($ws)::+::client_async_with_config(request, tls, Some(config)).await
+            }
+        }
+    };
+}
+
+/// The public API of a runtime adapter crate for its runtime type: `Server`,
+/// `Incoming`, `NostrStream` and `Accepted` for that runtime, and `bind` and
+/// `connect` on its default instance.
+#[macro_export]
+macro_rules! adapter_api {
+    ($runtime:ident, $name:literal) => {
+        #[doc = concat!("A listening Mosaic server on ", $name, ".")]
+        pub type Server = $crate::Server<$runtime>;
+
+        /// A TCP connection accepted within the connection limit, not yet upgraded.
+        pub type Incoming = $crate::Incoming<$runtime>;
+
+        /// A nostr WebSocket handed over in dual-stack mode.
+        pub type NostrStream = <$runtime as $crate::Transport>::ServerWs;
+
+        /// An upgraded connection: Mosaic, or nostr in dual-stack mode.
+        pub type Accepted = $crate::Accepted<NostrStream>;
+
+        #[doc = concat!("Listens on `addr` (`host:port`) on ", $name, ".")]
+        ///
+        /// # Errors
+        /// The bind error.
+        pub async fn bind(addr: &str, options: $crate::ServerOptions) -> ::std::io::Result<Server> {
+            Server::bind_on(<$runtime>::default(), addr, options).await
+        }
+
+        #[doc = concat!("Connects to the server at `url` (`wss://host[:port]/`) on ", $name, ",")]
+        /// within the handshake timeout.
+        ///
+        /// # Errors
+        /// [`ConnectError`]($crate::ConnectError) says which step failed: the
+        /// URL, TCP, TLS (a server key other than the pinned one fails here),
+        /// the upgrade or its Mosaic headers, or the timeout.
+        pub async fn connect(
+            url: &str,
+            options: &$crate::ClientOptions,
+        ) -> Result<$crate::ClientConnection, $crate::ConnectError> {
+            $crate::connect_on(<$runtime>::default(), url, options).await
+        }
+    };
+}

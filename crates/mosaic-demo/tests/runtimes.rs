@@ -1,0 +1,43 @@
+//! The runtime adapters over real loopback sockets: what a bad peer gets from
+//! each (tokio; async-std's adapter under async-std's executor and under
+//! smol's), and servers and clients on different runtimes exchanging every
+//! message type.
+
+mod harness;
+
+mod tokio_bad_peers {
+    mosaic_demo::conformance_tests!(super::harness::OnTokio);
+}
+
+mod async_std_bad_peers {
+    mosaic_demo::conformance_tests!(super::harness::OnAsyncStd);
+}
+
+mod smol_bad_peers {
+    mosaic_demo::conformance_tests!(super::harness::OnSmol);
+}
+
+mod cross_runtime {
+    use super::harness::{OnAsyncStd, OnSmol, OnTokio};
+    use mosaic_demo::conformance::every_message_type_crosses;
+
+    #[test]
+    fn async_std_server_tokio_client() {
+        every_message_type_crosses(&OnAsyncStd, &OnTokio);
+    }
+
+    #[test]
+    fn tokio_server_smol_client() {
+        every_message_type_crosses(&OnTokio, &OnSmol);
+    }
+
+    #[test]
+    fn smol_server_async_std_client() {
+        every_message_type_crosses(&OnSmol, &OnAsyncStd);
+    }
+
+    #[test]
+    fn tokio_server_tokio_client() {
+        every_message_type_crosses(&OnTokio, &OnTokio);
+    }
+}
