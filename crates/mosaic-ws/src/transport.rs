@@ -96,7 +96,7 @@ pub trait Transport: Runtime {
 /// `accept_hdr_async_with_config` and `client_async_with_config`. Written once
 /// here so that the adapters hold no copies of it.
 ///
-/// ```ignore
+/// ```text
 /// mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite);
 /// ```
 #[macro_export]
