@@ -18,8 +18,8 @@ use mosaic_tls::ed25519_dalek::VerifyingKey;
 use mosaic_tls::rustls::pki_types::ServerName;
 use mosaic_tls::{ClientTls, Identity, PeerCertError, PeerIdentity, ServerTls};
 use mosaic_ws::{
-    Accepted, ClientConnection, ClientOptions, ConnectError, Runtime, Server, ServerOptions,
-    Subscription, SubscriptionEvent, Transport, within,
+    Accepted, ClientConnection, ClientOptions, ConnectError, RequestError, Runtime, Server,
+    ServerOptions, ShutdownHandle, Subscription, SubscriptionEvent, Transport, within,
 };
 use tungstenite::{Message, WebSocket};
 
@@ -53,6 +53,8 @@ pub struct Running {
     pub store: Arc<MemoryStore>,
     /// What it reports about connections.
     pub reports: Receiver<Report>,
+    /// Shuts it down.
+    pub shutdown: ShutdownHandle,
 }
 
 impl Running {
@@ -95,18 +97,19 @@ pub trait Harness {
     }
 
     /// Starts a server with `options` that hands every accepted connection to
-    /// [`serve_accepted`]; returns its address.
+    /// [`serve_accepted`]; returns its address and shutdown handle.
     fn start_server(
         &self,
         options: ServerOptions,
         store: Arc<MemoryStore>,
         reports: Sender<Report>,
-    ) -> SocketAddr {
+    ) -> (SocketAddr, ShutdownHandle) {
         let transport = self.transport();
         let server = self
             .block_on(Server::bind_on(transport.clone(), "127.0.0.1:0", options))
             .expect("bind");
         let addr = server.local_addr().expect("addr");
+        let shutdown = server.shutdown_handle();
         let refused = reports.clone();
         let serving = server.serve(
             move |accepted| serve_accepted(accepted, store.clone(), reports.clone()),
@@ -121,7 +124,7 @@ pub trait Harness {
                 let _ = serving.await;
             }));
         });
-        addr
+        (addr, shutdown)
     }
 
     /// Connects a client.
@@ -154,6 +157,7 @@ macro_rules! conformance_tests {
             client_vanishing_mid_message_ends_its_connection,
             server_vanishing_ends_the_clients_requests,
             connections_over_the_limit_are_refused,
+            graceful_shutdown_closes_queries_then_connections,
         );
     };
     (@each $harness:expr; $($name:ident,)*) => {
@@ -193,12 +197,13 @@ pub fn start(harness: &impl Harness, configure: impl FnOnce(&mut ServerOptions))
     configure(&mut options);
     let store = MemoryStore::new(10_000, crate::store::accept_structural());
     let (tx, reports) = std::sync::mpsc::channel();
-    let addr = harness.start_server(options, store.clone(), tx);
+    let (addr, shutdown) = harness.start_server(options, store.clone(), tx);
     Running {
         addr,
         key,
         store,
         reports,
+        shutdown,
     }
 }
 
@@ -662,4 +667,55 @@ pub fn every_message_type_crosses(server_side: &impl Harness, client_side: &impl
         matches!(&answer, Some(mosaic_proto::session::ClientEvent::Extension(e)) if e.message_type().0 == 0x93),
         "{answer:?}"
     );
+}
+
+/// "stopping the server sends Query Closed SHUTTING_DOWN for every open query,
+/// then closes with 1001, within a bounded time; clients report it as such"
+pub fn graceful_shutdown_closes_queries_then_connections(harness: &impl Harness) {
+    let server = start(harness, |o| o.limits.close_timeout = Duration::from_secs(1));
+    let client = harness
+        .connect(&server.url(), &client_options(server.key))
+        .expect("connects");
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    let all = Filter::builder().build().expect("empty filter");
+    let mut subscription = harness
+        .block_on(client.subscribe(all, 0))
+        .expect("subscribes");
+    let first = harness.block_on(subscription.next());
+    assert!(
+        matches!(first, Some(Ok(SubscriptionEvent::LocallyComplete))),
+        "{first:?}"
+    );
+    assert_eq!(server.shutdown.live(), 1);
+
+    let started = Instant::now();
+    server.shutdown.shutdown();
+    let ended = harness.block_on(subscription.next());
+    assert!(
+        matches!(
+            ended,
+            Some(Err(RequestError::Rejected(QueryClosedCode::ShuttingDown)))
+        ),
+        "{ended:?}"
+    );
+    let closed = harness.block_on(client.closed());
+    assert_eq!(closed.code, CloseCode::GOING_AWAY, "{closed}");
+    assert!(
+        matches!(closed.cause, mosaic_proto::session::CloseCause::Peer),
+        "{closed}"
+    );
+    harness.block_on(server.shutdown.closed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.shutdown.live(), 0);
+    match server.report() {
+        Report::Closed(closed) => assert_eq!(closed.code, CloseCode::GOING_AWAY),
+        other => panic!("expected the connection to close, got {other:?}"),
+    }
+    // No longer accepting.
+    let late = harness.connect(&server.url(), &client_options(server.key));
+    assert!(late.is_err(), "a connection after the shutdown: {late:?}");
 }

@@ -2,12 +2,14 @@
 //! the Mosaic header rules, then the session; each within the handshake
 //! timeout, and the server within its connection limit.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use futures_util::future::{Either, select};
@@ -16,6 +18,7 @@ use mosaic_tls::PeerIdentity;
 use mosaic_tls::rustls::pki_types::ServerName;
 use tungstenite::client::IntoClientRequest;
 
+use crate::server::ShutdownHook;
 use crate::{
     AcceptError, Accepted, ClientConnection, ClientOptions, ConnectError, ConnectionInfo,
     ServerConnection, ServerOptions, Transport, UpgradeOutcome, upgrade_callback,
@@ -141,6 +144,118 @@ impl Drop for Slot {
     }
 }
 
+/// The live connections of a server, so that it can shut them all down.
+#[derive(Debug, Default)]
+struct Registry {
+    state: Mutex<RegistryState>,
+}
+
+#[derive(Debug, Default)]
+struct RegistryState {
+    next: u64,
+    live: HashMap<u64, ShutdownHook>,
+    shutting_down: bool,
+    /// Tasks waiting for the shutdown to begin (the accept loop) or to end.
+    waiters: Vec<Waker>,
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RegistryState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a connection; shuts it down at once when the server is shutting down.
+    fn register(self: &Arc<Self>, hook: ShutdownHook) -> Registered {
+        let mut state = self.lock();
+        if state.shutting_down {
+            hook.shutdown();
+        }
+        let id = state.next;
+        state.next += 1;
+        state.live.insert(id, hook);
+        Registered {
+            registry: self.clone(),
+            id,
+        }
+    }
+
+    fn wake_all(state: &mut RegistryState) {
+        state.waiters.drain(..).for_each(Waker::wake);
+    }
+}
+
+/// A connection's entry in the [`Registry`]; removed when the connection is over.
+#[derive(Debug)]
+struct Registered {
+    registry: Arc<Registry>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut state = self.registry.lock();
+        state.live.remove(&self.id);
+        if state.live.is_empty() {
+            Registry::wake_all(&mut state);
+        }
+    }
+}
+
+/// Shuts a server down gracefully; get one with [`Server::shutdown_handle`].
+#[derive(Clone, Debug)]
+pub struct ShutdownHandle(Arc<Registry>);
+
+impl ShutdownHandle {
+    /// Stops [`Server::serve`] accepting, and shuts every live connection down:
+    /// Query Closed `SHUTTING_DOWN` for each open query, then close with 1001.
+    /// Connections whose handshake is still running are shut down as they
+    /// finish it. Each connection then closes within its close timeout.
+    pub fn shutdown(&self) {
+        let mut state = self.0.lock();
+        state.shutting_down = true;
+        for hook in state.live.values() {
+            hook.shutdown();
+        }
+        Registry::wake_all(&mut state);
+    }
+
+    /// Whether [`ShutdownHandle::shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.lock().shutting_down
+    }
+
+    /// How many Mosaic connections are open.
+    pub fn live(&self) -> usize {
+        self.0.lock().live.len()
+    }
+
+    /// Waits until the shutdown has begun and every connection has closed.
+    pub async fn closed(&self) {
+        std::future::poll_fn(|cx| {
+            let mut state = self.0.lock();
+            if state.shutting_down && state.live.is_empty() {
+                return Poll::Ready(());
+            }
+            state.waiters.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+    }
+
+    /// Waits until the shutdown has begun.
+    async fn begun(&self) {
+        std::future::poll_fn(|cx| {
+            let mut state = self.0.lock();
+            if state.shutting_down {
+                return Poll::Ready(());
+            }
+            state.waiters.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+    }
+}
+
 /// A listening Mosaic server on a runtime's transport.
 #[derive(Debug)]
 pub struct Server<T: Transport> {
@@ -149,6 +264,7 @@ pub struct Server<T: Transport> {
     options: Arc<ServerOptions>,
     tls: Arc<mosaic_tls::ServerTls>,
     slots: Arc<Slots>,
+    registry: Arc<Registry>,
 }
 
 /// A TCP connection accepted within the connection limit, not yet upgraded.
@@ -160,6 +276,7 @@ pub struct Incoming<T: Transport> {
     options: Arc<ServerOptions>,
     tls: Arc<mosaic_tls::ServerTls>,
     slot: Slot,
+    registry: Arc<Registry>,
 }
 
 impl<T: Transport> Server<T> {
@@ -183,7 +300,13 @@ impl<T: Transport> Server<T> {
             tls: Arc::new(options.tls.clone()),
             options: Arc::new(options),
             slots,
+            registry: Arc::default(),
         })
+    }
+
+    /// A handle that shuts this server and its connections down gracefully.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle(self.registry.clone())
     }
 
     /// The address listened on.
@@ -220,12 +343,14 @@ impl<T: Transport> Server<T> {
                 options: self.options.clone(),
                 tls: self.tls.clone(),
                 slot,
+                registry: self.registry.clone(),
             });
         }
     }
 
-    /// Accepts connections until the listener fails, upgrading each on its own
-    /// task and handing it to `handler`; failed handshakes go to `on_error`.
+    /// Accepts connections until the listener fails or a shutdown begins (see
+    /// [`Server::shutdown_handle`]), upgrading each on its own task and
+    /// handing it to `handler`; failed handshakes go to `on_error`.
     ///
     /// # Errors
     /// An accept error that concerns the listener, not one connection.
@@ -237,8 +362,13 @@ impl<T: Transport> Server<T> {
     {
         let handler = Arc::new(handler);
         let on_error = Arc::new(on_error);
+        let shutdown = self.shutdown_handle();
         loop {
-            let incoming = match self.accept().await {
+            let accepted = match select(pin!(self.accept()), pin!(shutdown.begun())).await {
+                Either::Left((accepted, _)) => accepted,
+                Either::Right(_) => return Ok(()),
+            };
+            let incoming = match accepted {
                 Ok(incoming) => incoming,
                 Err(e) if is_transient(&e) => continue,
                 Err(e) => return Err(e),
@@ -298,6 +428,7 @@ impl<T: Transport> Incoming<T> {
             options,
             tls,
             slot,
+            registry,
         } = self;
         let tls = transport
             .tls_accept(tcp, tls)
@@ -312,8 +443,14 @@ impl<T: Transport> Incoming<T> {
         match (ws, outcome) {
             (Ok(ws), Some(UpgradeOutcome::Mosaic(negotiated))) => {
                 let info = ConnectionInfo::new(negotiated, peer, Some(remote_addr));
+                // The driver holds the slot and the registry entry, so both go
+                // when the connection does; the entry is filled in after the
+                // start, since its hook points at the new session.
+                let entry = Arc::new(std::sync::OnceLock::new());
+                let hold = (slot, entry.clone());
                 let connection =
-                    ServerConnection::start_holding(ws, info, &options, transport, slot);
+                    ServerConnection::start_holding(ws, info, &options, transport, hold);
+                let _ = entry.set(registry.register(connection.shutdown_hook()));
                 Ok(Accepted::Mosaic(connection))
             }
             (Ok(ws), Some(UpgradeOutcome::Nostr)) => Ok(Accepted::Nostr(Box::new(ws), peer)),

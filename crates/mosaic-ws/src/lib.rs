@@ -18,7 +18,7 @@ pub use client::{
     SubscriptionEvent,
 };
 pub use driver::WebSocket;
-pub use endpoint::{Incoming, Server, connect_on, within};
+pub use endpoint::{Incoming, Server, ShutdownHandle, connect_on, within};
 pub use error::{AcceptError, ConnectError};
 pub use info::{ConnectionInfo, ExtensionTable};
 pub use limits::Limits;

@@ -97,9 +97,31 @@ impl ServerConnection {
         &self.sender.info
     }
 
+    /// Shuts the connection down gracefully when it is still open: Query Closed
+    /// `SHUTTING_DOWN` for every open query, then close with 1001. Kept by the
+    /// server without keeping the connection alive.
+    pub(crate) fn shutdown_hook(&self) -> ShutdownHook {
+        ShutdownHook(Arc::downgrade(&self.sender.shared))
+    }
+
     /// Splits into a sender (cloneable, for answering from many tasks) and a receiver.
     pub fn split(self) -> (ServerSender, ServerReceiver) {
         (self.sender, self.receiver)
+    }
+}
+
+/// A weak handle that can shut a connection down; see
+/// [`ServerConnection::shutdown_hook`].
+#[derive(Debug)]
+pub(crate) struct ShutdownHook(std::sync::Weak<Shared<ServerSession>>);
+
+impl ShutdownHook {
+    pub(crate) fn shutdown(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            let mut inner = shared.lock();
+            inner.session.shutdown(Instant::now());
+            inner.wake_driver();
+        }
     }
 }
 
