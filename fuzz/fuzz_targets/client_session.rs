@@ -1,0 +1,173 @@
+//! Fuzzes the client session with a sequence of server messages interleaved
+//! with the requests an application makes. Any panic is a defect; and whatever
+//! the server sends: every byte the session asks to send is a valid client
+//! message, events only name queries the application opened, query ids are
+//! never reused while open, and nothing is sent after the close.
+
+#![no_main]
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+use mosaic_proto::session::{ClientConfig, ClientEvent, ClientSession, Transmit};
+use mosaic_proto::{
+    ClientMessage, DecodeOptions, ExtensionTypes, Filter, IdPrefix, Kind, QueryClosedCode, QueryId,
+    Record, RecordFlags, RecordParts, Reference, References, ServerMessage, SubmissionResultCode,
+    Timestamp,
+};
+
+#[derive(Arbitrary, Debug)]
+enum Input {
+    /// A binary WebSocket message from the server.
+    Binary(Vec<u8>),
+    /// A well-formed server message about a query id or submission.
+    Record { query: u8, n: u8 },
+    LocallyComplete(u8),
+    QueryClosed { query: u8, code: u8 },
+    SubmissionResult { n: u8, code: u8 },
+    Text,
+    Wait(u8),
+    /// Application requests.
+    Get(u8),
+    Query { limit: u16 },
+    Subscribe { limit: u16 },
+    Unsubscribe(u8),
+    Abandon(u8),
+    Submit(u8),
+    Drain(u8),
+}
+
+fn record(n: u8) -> Record {
+    RecordParts {
+        signing_key: [1; 32],
+        author_key: [2; 32],
+        kind: Kind::from_bytes([0, 0, 0, 0, 1, 0, 1, 0x1c]),
+        address_nonce: [0x80, 0, 0, 0, 0, 0, 0, n],
+        timestamp: Timestamp::from_nanos(u64::from(n) << 16),
+        flags: RecordFlags::empty(),
+        tags: &[],
+        payload: &[n; 16],
+    }
+    .lay_out()
+    .expect("fits")
+    .finish(&[0; 64], &[n; 40])
+}
+
+fn check_transmit(transmit: Transmit, closed_sent: &mut bool) {
+    assert!(!*closed_sent, "a transmit after the close: {transmit:?}");
+    match transmit {
+        Transmit::Close { .. } => *closed_sent = true,
+        Transmit::Ping => {}
+        other => {
+            let bytes = other.contiguous().expect("a message");
+            if let Err(e) = ClientMessage::decode(bytes, &DecodeOptions::default().with_extensions(ExtensionTypes::sync())) {
+                panic!("the session sent an invalid client message: {e}");
+            }
+        }
+    }
+}
+
+fuzz_target!(|inputs: Vec<Input>| {
+    let mut now = Instant::now();
+    let config = ClientConfig {
+        decode: DecodeOptions::default().with_extensions(ExtensionTypes::sync()),
+        max_open_queries: 4,
+        max_pending_submissions: 4,
+        max_pending_events: 16,
+        max_outbound_bytes: 4096,
+        ..ClientConfig::default()
+    };
+    let mut session = ClientSession::new(config, now);
+    let mut opened: Vec<QueryId> = Vec::new();
+    let mut closed_sent = false;
+    let filter = Filter::builder().author_keys(&[[2; 32]]).build().expect("fits");
+    for input in inputs.into_iter().take(64) {
+        let server = |m: ServerMessage| m.to_bytes();
+        let pick = |i: u8| opened.get(usize::from(i) % opened.len().max(1)).copied().unwrap_or(QueryId(u16::from(i)));
+        match input {
+            Input::Binary(bytes) => session.handle_binary(Bytes::from(bytes), now),
+            Input::Record { query, n } => {
+                let m = ServerMessage::Record { query_id: pick(query), record: record(n) };
+                session.handle_binary(server(m), now);
+            }
+            Input::LocallyComplete(query) => {
+                session.handle_binary(server(ServerMessage::LocallyComplete { query_id: pick(query) }), now)
+            }
+            Input::QueryClosed { query, code } => {
+                let m = ServerMessage::QueryClosed { query_id: pick(query), code: QueryClosedCode::from_u8(code) };
+                session.handle_binary(server(m), now);
+            }
+            Input::SubmissionResult { n, code } => {
+                let m = ServerMessage::SubmissionResult {
+                    code: SubmissionResultCode::from_u8(code),
+                    id_prefix: record(n).id_prefix(),
+                };
+                session.handle_binary(server(m), now);
+            }
+            Input::Text => session.handle_text(now),
+            Input::Wait(secs) => {
+                now += Duration::from_secs(u64::from(secs));
+                if session.poll_timeout().is_some_and(|d| now >= d) {
+                    session.handle_timeout(now);
+                }
+            }
+            Input::Get(n) => {
+                let refs = References::from_refs(&[Reference::Id(record(n).id())]).expect("one");
+                if let Ok(id) = session.get(refs, now) {
+                    assert!(!opened.contains(&id), "{id} reused while open");
+                    opened.push(id);
+                }
+            }
+            Input::Query { limit } => {
+                if let Ok(id) = session.query(filter.clone(), limit, now) {
+                    assert!(!opened.contains(&id), "{id} reused while open");
+                    opened.push(id);
+                }
+            }
+            Input::Subscribe { limit } => {
+                if let Ok(id) = session.subscribe(filter.clone(), limit, now) {
+                    assert!(!opened.contains(&id), "{id} reused while open");
+                    opened.push(id);
+                }
+            }
+            Input::Unsubscribe(i) => {
+                let _ = session.unsubscribe(pick(i), now);
+            }
+            Input::Abandon(i) => session.abandon_query(pick(i), now),
+            Input::Submit(n) => {
+                let _ = session.submit(record(n), now);
+            }
+            Input::Drain(n) => {
+                for _ in 0..n {
+                    match session.poll_transmit(now) {
+                        Some(t) => check_transmit(t, &mut closed_sent),
+                        None => break,
+                    }
+                }
+            }
+        }
+        let open: HashSet<QueryId> = session.open_queries().collect();
+        assert!(open.len() <= 4);
+        opened.retain(|id| open.contains(id));
+        while let Some(event) = session.poll_event() {
+            match event {
+                ClientEvent::Record { query_id, .. } | ClientEvent::LocallyComplete { query_id } => {
+                    assert!(open.contains(&query_id), "an event for {query_id}, which is not open");
+                }
+                ClientEvent::QueryClosed { query_id, .. } => {
+                    assert!(!open.contains(&query_id), "{query_id} closed but still open");
+                }
+                ClientEvent::SubmissionResult { id_prefix, .. } => {
+                    let _: IdPrefix = id_prefix;
+                }
+                ClientEvent::Extension(_) | ClientEvent::Ignored(_) => {}
+            }
+        }
+    }
+    while let Some(t) = session.poll_transmit(now) {
+        check_transmit(t, &mut closed_sent);
+    }
+});

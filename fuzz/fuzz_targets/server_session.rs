@@ -1,0 +1,167 @@
+//! Fuzzes the server session with a sequence of client messages (and text
+//! messages, pings, time passing, peer closes) interleaved with the answers an
+//! application gives. Any panic is a defect; and whatever the client sends:
+//! every byte the session asks to send is a valid server message, the
+//! outbound queue and open queries stay within their limits, and nothing is
+//! sent after the close.
+
+#![no_main]
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession, Transmit};
+use mosaic_proto::{
+    CloseCode, DecodeOptions, ExtensionTypes, Kind, QueryClosedCode, RecordFlags, RecordParts,
+    ServerMessage, SubmissionResultCode, Timestamp,
+};
+
+#[derive(Arbitrary, Debug)]
+enum Input {
+    /// A binary WebSocket message from the client.
+    Binary(Vec<u8>),
+    /// A well-formed message header followed by arbitrary body bytes.
+    Framed { ty: u8, head: [u8; 4], body: Vec<u8> },
+    Text,
+    Ping,
+    PeerClose(u16),
+    /// Time passes, in seconds.
+    Wait(u8),
+    /// The application answers the oldest event it has: records, locally
+    /// complete, a close code, a submission result.
+    Answer { records: u8, code: u8, complete: bool },
+    /// The transport takes this many transmits.
+    Drain(u8),
+    Shutdown,
+}
+
+fn record(n: u8) -> mosaic_proto::Record {
+    RecordParts {
+        signing_key: [1; 32],
+        author_key: [2; 32],
+        kind: Kind::from_bytes([0, 0, 0, 0, 1, 0, 1, 0x1c]),
+        address_nonce: [0x80, 0, 0, 0, 0, 0, 0, n],
+        timestamp: Timestamp::from_nanos(u64::from(n) << 16),
+        flags: RecordFlags::empty(),
+        tags: &[],
+        payload: &[n; 40],
+    }
+    .lay_out()
+    .expect("fits")
+    .finish(&[0; 64], &[n; 40])
+}
+
+fn check_transmit(transmit: Transmit, closed_sent: &mut bool) {
+    assert!(!*closed_sent, "a transmit after the close: {transmit:?}");
+    match transmit {
+        Transmit::Close { reason, .. } => {
+            assert!(reason.len() <= 123);
+            *closed_sent = true;
+        }
+        Transmit::Ping => {}
+        other => {
+            let bytes = other.contiguous().expect("a message");
+            let options = DecodeOptions::default().with_extensions(ExtensionTypes::sync());
+            if let Err(e) = ServerMessage::decode(bytes, &options) {
+                panic!("the session sent an invalid server message: {e}");
+            }
+        }
+    }
+}
+
+fuzz_target!(|inputs: Vec<Input>| {
+    let t0 = Instant::now();
+    let mut now = t0;
+    let config = ServerConfig {
+        decode: DecodeOptions::default()
+            .with_extensions(ExtensionTypes::sync())
+            .with_max_message_len(4096)
+            .expect("valid"),
+        max_open_queries: 4,
+        max_pending_submissions: 4,
+        max_pending_events: 8,
+        max_outbound_bytes: 2048,
+        ..ServerConfig::default()
+    };
+    let mut session = ServerSession::new(config, now);
+    let mut events = Vec::new();
+    let mut closed_sent = false;
+    for input in inputs.into_iter().take(64) {
+        match input {
+            Input::Binary(bytes) => session.handle_binary(Bytes::from(bytes), now),
+            Input::Framed { ty, head, body } => {
+                let len = (8 + body.len()).min(0xff_ffff);
+                let mut bytes = vec![ty, len as u8, (len >> 8) as u8, (len >> 16) as u8];
+                bytes.extend_from_slice(&head);
+                bytes.extend_from_slice(&body);
+                session.handle_binary(Bytes::from(bytes), now);
+            }
+            Input::Text => session.handle_text(now),
+            Input::Ping => session.handle_ping_or_pong(now),
+            Input::PeerClose(code) => session.handle_peer_close(Some(CloseCode(code)), "bye"),
+            Input::Wait(secs) => {
+                now += Duration::from_secs(u64::from(secs));
+                if session.poll_timeout().is_some_and(|d| now >= d) {
+                    session.handle_timeout(now);
+                }
+            }
+            Input::Answer { records, code, complete } => {
+                if events.is_empty() {
+                    continue;
+                }
+                match events.remove(0) {
+                    ServerEvent::Get { query, .. } | ServerEvent::Query { query, .. } => {
+                        for n in 0..records % 8 {
+                            let _ = session.send_record(query, &record(n), now);
+                        }
+                        let _ = session.close_query(query, QueryClosedCode::from_u8(code), now);
+                    }
+                    ServerEvent::Subscribe { query, .. } => {
+                        for n in 0..records % 8 {
+                            let _ = session.send_record(query, &record(n), now);
+                        }
+                        if complete {
+                            let _ = session.locally_complete(query, now);
+                        }
+                    }
+                    ServerEvent::Submission { submission, .. } => {
+                        let code = SubmissionResultCode::from_u8(code);
+                        let _ = session.submission_result(submission, code, now);
+                    }
+                    ServerEvent::Cancelled { query } => {
+                        // Answers to a cancelled query are refused.
+                        assert!(session.send_record(query, &record(0), now).is_err());
+                    }
+                    ServerEvent::Extension(_) => {}
+                }
+            }
+            Input::Drain(n) => {
+                for _ in 0..n {
+                    match session.poll_transmit(now) {
+                        Some(t) => check_transmit(t, &mut closed_sent),
+                        None => break,
+                    }
+                }
+            }
+            Input::Shutdown => session.shutdown(now),
+        }
+        while let Some(event) = session.poll_event() {
+            if events.len() < 16 {
+                events.push(event);
+            }
+        }
+        assert!(session.open_queries().count() <= 4);
+        // Automatic answers may pass the limit by a few small messages, since
+        // input stops once the queue is full.
+        assert!(session.queued_bytes() <= 2048 + 4096, "{}", session.queued_bytes());
+        if let Some(closed) = session.closed() {
+            let _ = closed.to_string();
+            assert!(!session.wants_input());
+        }
+    }
+    while let Some(t) = session.poll_transmit(now) {
+        check_transmit(t, &mut closed_sent);
+    }
+});
