@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mosaic_proto::session::Closed;
-use mosaic_proto::{ClientMessage, CloseCode, Filter, QueryClosedCode, QueryId, ServerMessage};
+use mosaic_proto::{
+    ClientMessage, CloseCode, Filter, QueryClosedCode, QueryId, ServerMessage, Timestamp,
+};
 use mosaic_tls::ed25519_dalek::VerifyingKey;
 use mosaic_tls::rustls::pki_types::ServerName;
 use mosaic_tls::{ClientTls, Identity, PeerCertError, PeerIdentity, ServerTls};
@@ -158,6 +160,9 @@ macro_rules! conformance_tests {
             server_vanishing_ends_the_clients_requests,
             connections_over_the_limit_are_refused,
             graceful_shutdown_closes_queries_then_connections,
+            the_server_sees_who_authenticated,
+            from_author_records_need_their_author,
+            kind_bits_decide_who_reads,
         );
     };
     (@each $harness:expr; $($name:ident,)*) => {
@@ -718,4 +723,178 @@ pub fn graceful_shutdown_closes_queries_then_connections(harness: &impl Harness)
     // No longer accepting.
     let late = harness.connect(&server.url(), &client_options(server.key));
     assert!(late.is_err(), "a connection after the shutdown: {late:?}");
+}
+
+/// Client options pinning `key` and authenticating as `identity`.
+pub fn client_options_as(key: VerifyingKey, identity: &Identity) -> ClientOptions {
+    let tls = ClientTls::builder(key)
+        .identity(identity.clone(), mosaic_tls::CertType::X509)
+        .build()
+        .expect("tls");
+    ClientOptions::new(tls)
+}
+
+/// "a client authenticated with a certificate is seen by the server as that
+/// key and no other; an anonymous client is seen as anonymous"
+pub fn the_server_sees_who_authenticated(harness: &impl Harness) {
+    let server = start(harness, |_| {});
+    let alice = Identity::generate().expect("rng");
+    let client = harness
+        .connect(&server.url(), &client_options_as(server.key, &alice))
+        .expect("connects");
+    match server.report() {
+        Report::Accepted(PeerIdentity::Authenticated(key)) => assert_eq!(key, alice.public_key()),
+        other => panic!("expected alice, got {other:?}"),
+    }
+    assert_eq!(client.info().peer_identity().key(), Some(&server.key));
+    let anonymous = harness
+        .connect(&server.url(), &client_options(server.key))
+        .expect("connects");
+    assert!(matches!(
+        server.report(),
+        Report::Accepted(PeerIdentity::Anonymous)
+    ));
+    drop((client, anonymous));
+}
+
+/// "the server application can refuse a submission that requires
+/// authentication (REJECTED_REQUIRES_AUTHN) and one from the wrong key
+/// (REJECTED_REQUIRES_AUTHZ)" for records flagged FROM_AUTHOR.
+pub fn from_author_records_need_their_author(harness: &impl Harness) {
+    use mosaic_proto::{RecordFlags, SubmissionResultCode};
+    let server = start(harness, |_| {});
+    let alice = Identity::generate().expect("rng");
+    let mallory = Identity::generate().expect("rng");
+    let record = crate::script::note_with(
+        &alice,
+        "only from alice",
+        record_now(),
+        crate::script::demo_kind(),
+        RecordFlags::FROM_AUTHOR,
+        &[],
+    );
+    let anonymous = harness
+        .connect(&server.url(), &client_options(server.key))
+        .expect("connects");
+    let code = harness
+        .block_on(anonymous.submit(record.clone()))
+        .expect("answered");
+    assert_eq!(code, SubmissionResultCode::RejectedRequiresAuthn);
+    let as_mallory = harness
+        .connect(&server.url(), &client_options_as(server.key, &mallory))
+        .expect("connects");
+    let code = harness
+        .block_on(as_mallory.submit(record.clone()))
+        .expect("answered");
+    assert_eq!(code, SubmissionResultCode::RejectedRequiresAuthz);
+    let as_alice = harness
+        .connect(&server.url(), &client_options_as(server.key, &alice))
+        .expect("connects");
+    let code = harness.block_on(as_alice.submit(record)).expect("answered");
+    assert_eq!(code, SubmissionResultCode::Ok);
+    assert_eq!(server.store.len(), 1);
+}
+
+/// "Author Only records are served only to their authenticated author,
+/// Author and Tagged only to the author and the keys tagged in the record, and
+/// Ephemeral records go to open subscriptions only, never stored
+/// (NO_CONSUMERS when nobody listens)."
+pub fn kind_bits_decide_who_reads(harness: &impl Harness) {
+    use mosaic_proto::{
+        DuplicateHandling, Kind, ReadAccess, RecordFlags, SubmissionResultCode, Tag,
+    };
+    let server = start(harness, |_| {});
+    let alice = Identity::generate().expect("rng");
+    let bob = Identity::generate().expect("rng");
+    let carol = Identity::generate().expect("rng");
+    let kind = |dup, access| Kind::new(99, 2, dup, access, true).expect("kind");
+    let bob_key = bob.public_key().to_bytes();
+    let notify_bob = [Tag::new(crate::store::NOTIFY_PUBLIC_KEY_TAG, &bob_key).expect("tag")];
+    let private = crate::script::note_with(
+        &alice,
+        "author only",
+        record_now(),
+        kind(DuplicateHandling::Unique, ReadAccess::AuthorOnly),
+        RecordFlags::empty(),
+        &[],
+    );
+    let for_bob = crate::script::note_with(
+        &alice,
+        "author and bob",
+        Timestamp::from_nanos(record_now().as_nanos() + 0x1_0000),
+        kind(DuplicateHandling::Unique, ReadAccess::AuthorAndTagged),
+        RecordFlags::empty(),
+        &notify_bob,
+    );
+    let connect_as = |who: Option<&Identity>| {
+        let options = match who {
+            Some(identity) => client_options_as(server.key, identity),
+            None => client_options(server.key),
+        };
+        harness.connect(&server.url(), &options).expect("connects")
+    };
+    let as_alice = connect_as(Some(&alice));
+    for record in [&private, &for_bob] {
+        let code = harness
+            .block_on(as_alice.submit(record.clone()))
+            .expect("answered");
+        assert_eq!(code, SubmissionResultCode::Ok);
+    }
+    let by_alice = Filter::builder()
+        .author_keys(&[alice.public_key().to_bytes()])
+        .build()
+        .expect("filter");
+    let read = |client: &ClientConnection| -> Vec<String> {
+        let records = harness
+            .block_on(async { client.query(by_alice.clone(), 0).await?.collect_all().await })
+            .expect("query");
+        records
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.payload()).into_owned())
+            .collect()
+    };
+    assert_eq!(read(&as_alice), ["author and bob", "author only"]);
+    assert_eq!(read(&connect_as(Some(&bob))), ["author and bob"]);
+    assert!(read(&connect_as(Some(&carol))).is_empty());
+    assert!(read(&connect_as(None)).is_empty());
+
+    // Ephemeral: delivered to a live subscriber, never stored.
+    let ephemeral = |text: &str, offset: u64| {
+        crate::script::note_with(
+            &alice,
+            text,
+            Timestamp::from_nanos(record_now().as_nanos() + offset),
+            kind(DuplicateHandling::Ephemeral, ReadAccess::Everybody),
+            RecordFlags::empty(),
+            &[],
+        )
+    };
+    let code = harness
+        .block_on(as_alice.submit(ephemeral("nobody hears", 0x2_0000)))
+        .expect("answered");
+    assert_eq!(code, SubmissionResultCode::NoConsumers);
+    let listener = connect_as(None);
+    let mut subscription = harness
+        .block_on(listener.subscribe(by_alice.clone(), 0))
+        .expect("subscribes");
+    let first = harness.block_on(subscription.next());
+    assert!(
+        matches!(first, Some(Ok(SubscriptionEvent::LocallyComplete))),
+        "{first:?}"
+    );
+    let heard = ephemeral("somebody hears", 0x3_0000);
+    let code = harness
+        .block_on(as_alice.submit(heard.clone()))
+        .expect("answered");
+    assert_eq!(code, SubmissionResultCode::Ok);
+    let live = harness.block_on(subscription.next());
+    assert!(
+        matches!(&live, Some(Ok(SubscriptionEvent::Record(r))) if *r == heard),
+        "{live:?}"
+    );
+    assert_eq!(
+        read(&as_alice),
+        ["author and bob", "author only"],
+        "ephemeral records are not stored"
+    );
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mosaic_proto::{
     DuplicateHandling, Filter, Kind, ReadAccess, Record, RecordFlags, RecordParts, Reference,
-    References, Timestamp,
+    References, Tag, Timestamp,
 };
 use mosaic_tls::{Identity, PeerIdentity, encode_mopub};
 use mosaic_ws::{ClientConnection, ConnectionInfo, SubscriptionEvent};
@@ -35,6 +35,25 @@ pub fn record_now() -> Timestamp {
 
 /// A record by `identity` (as author and signer) carrying `text`.
 pub fn note(identity: &Identity, text: &str, timestamp: Timestamp) -> Record {
+    note_with(
+        identity,
+        text,
+        timestamp,
+        demo_kind(),
+        RecordFlags::empty(),
+        &[],
+    )
+}
+
+/// A record by `identity` (as author and signer) of `kind`, with `flags` and `tags`.
+pub fn note_with(
+    identity: &Identity,
+    text: &str,
+    timestamp: Timestamp,
+    kind: Kind,
+    flags: RecordFlags,
+    tags: &[Tag<'_>],
+) -> Record {
     let key = identity.public_key().to_bytes();
     let mut nonce = [0u8; 8];
     nonce.copy_from_slice(&timestamp.as_nanos().to_be_bytes());
@@ -42,11 +61,11 @@ pub fn note(identity: &Identity, text: &str, timestamp: Timestamp) -> Record {
     RecordParts {
         signing_key: key,
         author_key: key,
-        kind: demo_kind(),
+        kind,
         address_nonce: nonce,
         timestamp,
-        flags: RecordFlags::empty(),
-        tags: &[],
+        flags,
+        tags,
         payload: text.as_bytes(),
     }
     .lay_out()
