@@ -163,6 +163,10 @@ macro_rules! conformance_tests {
             the_server_sees_who_authenticated,
             from_author_records_need_their_author,
             kind_bits_decide_who_reads,
+            many_slow_handshakes_time_out_while_others_are_served,
+            a_subscriber_that_never_reads_is_closed,
+            a_query_flood_is_rejected_too_fast_and_the_connection_stays_usable,
+            random_disconnects_mid_message_leave_the_server_serving,
         );
     };
     (@each $harness:expr; $($name:ident,)*) => {
@@ -896,5 +900,367 @@ pub fn kind_bits_decide_who_reads(harness: &impl Harness) {
         read(&as_alice),
         ["author and bob", "author only"],
         "ephemeral records are not stored"
+    );
+}
+
+/// "slow handshakes from many connections at once (closed at the timeout while
+/// other clients are served normally)"
+pub fn many_slow_handshakes_time_out_while_others_are_served(harness: &impl Harness) {
+    const SLOW: usize = 64;
+    let limit = Duration::from_millis(800);
+    let server = start(harness, |o| o.limits.handshake_timeout = limit);
+    let mut witness = Witness::open(harness, &server);
+    let started = Instant::now();
+    let mut stalled: Vec<TcpStream> = (0..SLOW)
+        .map(|i| {
+            let mut tcp = TcpStream::connect(server.addr).expect("tcp");
+            tcp.set_read_timeout(Some(STEP)).expect("timeout");
+            // Some send nothing, some half a TLS record.
+            if i % 2 == 0 {
+                tcp.write_all(&[0x16, 0x03, 0x01]).expect("write");
+            }
+            tcp
+        })
+        .collect();
+    // Meanwhile a new client connects and is served at once.
+    let client = harness
+        .connect(&server.url(), &client_options(server.key))
+        .expect("served during the stall");
+    assert!(
+        started.elapsed() < limit,
+        "a normal client waited {:?}",
+        started.elapsed()
+    );
+    witness.check_alive(harness);
+    for tcp in &mut stalled {
+        let mut buf = [0u8; 16];
+        let read = tcp.read(&mut buf);
+        assert!(
+            matches!(read, Ok(0) | Err(_)),
+            "a stalled connection was not closed: {read:?}"
+        );
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= limit && waited < limit + Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let timeouts =
+        std::iter::from_fn(|| server.reports.recv_timeout(Duration::from_millis(200)).ok())
+            .filter(|r| matches!(r, Report::Refused(e) if e.contains("did not finish")))
+            .count();
+    assert_eq!(timeouts, SLOW);
+    witness.check_alive(harness);
+    drop(client);
+}
+
+/// "a subscriber that never reads while records keep flowing (closed when its
+/// bounded queue fills; the server's memory stays bounded)": the records
+/// submitted before the close are bounded by the socket buffers plus the
+/// queue, and the witness subscriber gets every record.
+pub fn a_subscriber_that_never_reads_is_closed(harness: &impl Harness) {
+    let queue = 64 * 1024;
+    let server = start(harness, |o| o.session.max_outbound_bytes = queue);
+    let mut witness = Witness::open(harness, &server);
+    let mut reader = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    let subscribe = ClientMessage::Subscribe {
+        query_id: QueryId(1),
+        limit: 0,
+        filter: Filter::builder().build().expect("filter"),
+    };
+    send(&mut reader, Message::Binary(subscribe.to_bytes()));
+    assert_eq!(
+        read_server_message(&mut reader),
+        ServerMessage::LocallyComplete {
+            query_id: QueryId(1)
+        }
+    );
+    // Now the raw subscriber stops reading. Publish 32 KiB records until the
+    // server gives up on it.
+    let publisher = harness
+        .connect(&server.url(), &client_options(server.key))
+        .expect("connects");
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    let author = Identity::generate().expect("rng");
+    let payload = "x".repeat(32 * 1024);
+    let mut sent = 0usize;
+    let closed = loop {
+        assert!(sent < 2_000, "the non-reading subscriber was never closed");
+        let record = crate::script::note(
+            &author,
+            &payload,
+            Timestamp::from_nanos(record_now().as_nanos() + ((sent as u64) << 16)),
+        );
+        let code = harness.block_on(publisher.submit(record)).expect("submit");
+        assert!(code.is_accepted(), "{code}");
+        sent += 1;
+        if let Ok(Report::Closed(closed)) = server.reports.try_recv() {
+            break closed;
+        }
+    };
+    assert_eq!(closed.code, CloseCode::POLICY_VIOLATION, "{closed}");
+    // Bounded: at most what the socket buffers and the 64 KiB queue hold.
+    assert!(
+        sent * 32 * 1024 < 64 * 1024 * 1024,
+        "{sent} records went out before the close"
+    );
+    // The witness got every one of them, in order, and lives on.
+    for n in 0..sent {
+        let live = harness.block_on(witness.subscription.next());
+        assert!(
+            matches!(live, Some(Ok(SubscriptionEvent::Record(_)))),
+            "record {n}: {live:?}"
+        );
+    }
+    witness.check_alive(harness);
+}
+
+/// "a flood of queries beyond the per-connection limit (REJECTED_TOO_FAST or
+/// REJECTED_INVALID as documented, connection stays usable)"
+pub fn a_query_flood_is_rejected_too_fast_and_the_connection_stays_usable(harness: &impl Harness) {
+    let server = start(harness, |o| o.session.max_open_queries = 8);
+    let mut witness = Witness::open(harness, &server);
+    let mut ws = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    let filter = Filter::builder()
+        .author_keys(&[[9; 32]])
+        .build()
+        .expect("filter");
+    for id in 0..20u16 {
+        let subscribe = ClientMessage::Subscribe {
+            query_id: QueryId(id),
+            limit: 0,
+            filter: filter.clone(),
+        };
+        send(&mut ws, Message::Binary(subscribe.to_bytes()));
+    }
+    let mut complete = 0;
+    let mut too_fast = 0;
+    for _ in 0..20 {
+        match read_server_message(&mut ws) {
+            ServerMessage::LocallyComplete { .. } => complete += 1,
+            ServerMessage::QueryClosed {
+                code: QueryClosedCode::RejectedTooFast,
+                ..
+            } => too_fast += 1,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((complete, too_fast), (8, 12));
+    // Still usable: close one, open a Query.
+    send(
+        &mut ws,
+        Message::Binary(
+            ClientMessage::Unsubscribe {
+                query_id: QueryId(0),
+            }
+            .to_bytes(),
+        ),
+    );
+    assert_eq!(
+        read_server_message(&mut ws),
+        ServerMessage::QueryClosed {
+            query_id: QueryId(0),
+            code: QueryClosedCode::OnRequest
+        }
+    );
+    let query = ClientMessage::Query {
+        query_id: QueryId(100),
+        limit: 0,
+        filter,
+    };
+    send(&mut ws, Message::Binary(query.to_bytes()));
+    assert_eq!(
+        read_server_message(&mut ws),
+        ServerMessage::QueryClosed {
+            query_id: QueryId(100),
+            code: QueryClosedCode::OnRequest
+        }
+    );
+    witness.check_alive(harness);
+}
+
+/// "random disconnects in the middle of messages": clients that vanish at
+/// every point of a message, from the TLS record to the WebSocket frame to the
+/// Mosaic body; the server goes on serving.
+pub fn random_disconnects_mid_message_leave_the_server_serving(harness: &impl Harness) {
+    let server = start(harness, |_| {});
+    let mut witness = Witness::open(harness, &server);
+    let record = crate::script::note(
+        &Identity::generate().expect("rng"),
+        "cut short",
+        record_now(),
+    );
+    let message = ClientMessage::Submission { record }.to_bytes();
+    // A masked binary frame carrying the message, cut at a different place each time.
+    let mut frame = vec![
+        0x82,
+        0x80 | 126,
+        (message.len() >> 8) as u8,
+        message.len() as u8,
+        7,
+        7,
+        7,
+        7,
+    ];
+    frame.extend(message.iter().map(|b| b ^ 7));
+    let cuts = [0usize, 1, 2, 5, 8, 9, 40, 100, frame.len() - 1];
+    for cut in cuts {
+        let ws = raw_mosaic(&server);
+        assert!(matches!(server.report(), Report::Accepted(_)));
+        let mut stream = ws.into_inner();
+        stream.write_all(&frame[..cut]).expect("write");
+        stream.flush().expect("flush");
+        stream
+            .sock
+            .shutdown(std::net::Shutdown::Both)
+            .expect("shutdown");
+        match server.report() {
+            Report::Closed(closed) => assert!(
+                matches!(
+                    closed.cause,
+                    mosaic_proto::session::CloseCause::Transport(_)
+                ),
+                "cut at {cut}: {closed}"
+            ),
+            other => panic!("cut at {cut}: expected the connection to end, got {other:?}"),
+        }
+    }
+    // Also mid-TLS-record: raw TCP cut inside the handshake.
+    for cut in [1usize, 5, 50] {
+        let mut tcp = TcpStream::connect(server.addr).expect("tcp");
+        tcp.write_all(&vec![0x16; cut]).expect("write");
+        drop(tcp);
+        assert!(matches!(server.report(), Report::Refused(_)));
+    }
+    witness.check_alive(harness);
+}
+
+/// "Load without loss": `clients` clients in groups of ten, each subscribed to
+/// its group's authors and submitting `per_client` records; every record is
+/// accepted exactly once, every subscription gets every matching record
+/// exactly once and in order, and a query afterwards finds them all.
+pub fn load_without_loss(harness: &impl Harness, clients: usize, per_client: usize) {
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    const GROUP: usize = 10;
+    let server = start(harness, |o| {
+        o.session.max_pending_events = 256;
+    });
+    let identities: Vec<Identity> = (0..clients)
+        .map(|_| Identity::generate().expect("rng"))
+        .collect();
+    let connections: Vec<ClientConnection> = identities
+        .chunks(50)
+        .flat_map(|batch| {
+            let url = server.url();
+            let key = server.key;
+            harness.block_on(futures_util::future::join_all(batch.iter().map(|_| {
+                let transport = harness.transport();
+                let url = url.clone();
+                async move { mosaic_ws::connect_on(transport, &url, &client_options(key)).await }
+            })))
+        })
+        .map(|c| c.expect("every client connects"))
+        .collect();
+    for _ in 0..clients {
+        assert!(matches!(server.report(), Report::Accepted(_)));
+    }
+    let group_filter = |i: usize| {
+        let start = i / GROUP * GROUP;
+        let keys: Vec<[u8; 32]> = identities[start..(start + GROUP).min(clients)]
+            .iter()
+            .map(|id| id.public_key().to_bytes())
+            .collect();
+        Filter::builder()
+            .author_keys(&keys)
+            .build()
+            .expect("filter")
+    };
+    let mut subscriptions: Vec<Subscription> = harness.block_on(futures_util::future::join_all(
+        connections.iter().enumerate().map(|(i, c)| {
+            let filter = group_filter(i);
+            async move {
+                let mut s = c.subscribe(filter, 0).await.expect("subscribes");
+                let first = s.next().await;
+                assert!(
+                    matches!(first, Some(Ok(SubscriptionEvent::LocallyComplete))),
+                    "{first:?}"
+                );
+                s
+            }
+        }),
+    ));
+    let base = record_now().as_nanos();
+    let codes = harness.block_on(futures_util::future::join_all(
+        connections.iter().enumerate().map(|(i, c)| {
+            let author = &identities[i];
+            async move {
+                let mut codes = Vec::new();
+                for n in 0..per_client {
+                    let ts = Timestamp::from_nanos(base + ((n as u64) << 16));
+                    let record = crate::script::note(author, &format!("{i}/{n}"), ts);
+                    codes.push(c.submit(record).await.expect("submitted"));
+                }
+                codes
+            }
+        }),
+    ));
+    let accepted = codes
+        .iter()
+        .flatten()
+        .filter(|c| **c == mosaic_proto::SubmissionResultCode::Ok)
+        .count();
+    assert_eq!(
+        accepted,
+        clients * per_client,
+        "every record accepted exactly once"
+    );
+    assert_eq!(server.store.len(), clients * per_client);
+    let received = harness.block_on(futures_util::future::join_all(
+        subscriptions.iter_mut().enumerate().map(|(i, s)| {
+            let members = (i / GROUP * GROUP..(i / GROUP * GROUP + GROUP).min(clients)).count();
+            async move {
+                let mut got = Vec::new();
+                while got.len() < members * per_client {
+                    match s.next().await {
+                        Some(Ok(SubscriptionEvent::Record(r))) => got.push(r),
+                        other => panic!("subscription {i}: {other:?}"),
+                    }
+                }
+                got
+            }
+        }),
+    ));
+    for (i, got) in received.iter().enumerate() {
+        let mut ids: Vec<_> = got.iter().map(|r| r.id()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), got.len(), "subscription {i} got a record twice");
+        // In order: each author's records arrive in the order submitted.
+        let mut last: std::collections::HashMap<[u8; 32], Timestamp> = Default::default();
+        for r in got {
+            let previous = last.insert(*r.author_key(), r.timestamp());
+            assert!(
+                previous.is_none_or(|p| p < r.timestamp()),
+                "subscription {i} out of order"
+            );
+        }
+    }
+    let queried = harness
+        .block_on(async {
+            connections[0]
+                .query(group_filter(0), 0)
+                .await?
+                .collect_all()
+                .await
+        })
+        .expect("query");
+    assert_eq!(queried.len(), GROUP.min(clients) * per_client);
+    assert!(
+        queried
+            .windows(2)
+            .all(|w| w[0].timestamp() >= w[1].timestamp()),
+        "newest first"
     );
 }

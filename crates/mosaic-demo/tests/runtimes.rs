@@ -41,3 +41,18 @@ mod cross_runtime {
         every_message_type_crosses(&OnTokio, &OnTokio);
     }
 }
+
+mod load {
+    use super::harness::{OnAsyncStd, OnTokio};
+    use mosaic_demo::conformance::load_without_loss;
+
+    #[test]
+    fn tokio_1000_clients_lose_nothing() {
+        load_without_loss(&OnTokio, 1000, 3);
+    }
+
+    #[test]
+    fn async_std_200_clients_lose_nothing() {
+        load_without_loss(&OnAsyncStd, 200, 3);
+    }
+}
