@@ -590,3 +590,414 @@ fn unsigned_and_signed_records_agree_on_the_hash() {
     assert_eq!(&record.hash_prefix()[..], &hash[..40]);
     assert_eq!(parts.sign(&subkey()).expect("signs"), record);
 }
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fields of one valid vector.
+struct VectorFields {
+    name: &'static str,
+    note: &'static str,
+    signing_secret: [u8; 32],
+    author_secret: [u8; 32],
+    kind: [u8; 8],
+    address_nonce: [u8; 8],
+    timestamp: u64,
+    flags: u16,
+    tags: Vec<(u16, Vec<u8>)>,
+    payload: Vec<u8>,
+}
+
+impl VectorFields {
+    fn sign(&self) -> Record {
+        let signing = SigningKey::from_bytes(&self.signing_secret);
+        let author = SigningKey::from_bytes(&self.author_secret);
+        let tags: Vec<Tag<'_>> = self
+            .tags
+            .iter()
+            .map(|(t, v)| Tag::new(*t, v).expect("tag"))
+            .collect();
+        RecordParts {
+            signing_key: signing.verifying_key().to_bytes(),
+            author_key: author.verifying_key().to_bytes(),
+            kind: Kind::from_bytes(self.kind),
+            address_nonce: self.address_nonce,
+            timestamp: Timestamp::from_nanos(self.timestamp),
+            flags: RecordFlags::from_bits(self.flags),
+            tags: &tags,
+            payload: &self.payload,
+        }
+        .sign(&signing)
+        .expect("signs")
+    }
+
+    fn write(&self, out: &mut String) -> Record {
+        let record = self.sign();
+        let signing = SigningKey::from_bytes(&self.signing_secret);
+        let author = SigningKey::from_bytes(&self.author_secret);
+        out.push_str(&format!(
+            "vector = {}\nexpect = valid\nnote = {}\n",
+            self.name, self.note
+        ));
+        out.push_str(&format!("signing_secret = {}\n", hex(&self.signing_secret)));
+        out.push_str(&format!(
+            "signing_public = {}\n",
+            hex(signing.verifying_key().as_bytes())
+        ));
+        out.push_str(&format!("author_secret = {}\n", hex(&self.author_secret)));
+        out.push_str(&format!(
+            "author_public = {}\n",
+            hex(author.verifying_key().as_bytes())
+        ));
+        out.push_str(&format!("kind = {}\n", hex(&self.kind)));
+        out.push_str(&format!("address_nonce = {}\n", hex(&self.address_nonce)));
+        out.push_str(&format!("timestamp = {}\n", self.timestamp));
+        out.push_str(&format!("flags = {:04x}\n", self.flags));
+        for (tag_type, value) in &self.tags {
+            out.push_str(&format!("tag = {tag_type:04x} {}\n", hex(value)));
+        }
+        out.push_str(&format!("payload = {}\n", hex(&self.payload)));
+        out.push_str(&format!("hash = {}\n", hex(&record.full_hash())));
+        out.push_str(&format!("signature = {}\n", hex(record.signature())));
+        out.push_str(&format!("record = {}\n\n", hex(record.as_bytes())));
+        record
+    }
+}
+
+fn write_invalid(out: &mut String, name: &str, step: u8, note: &str, bytes: &[u8]) {
+    let expect = if name == "mixed-order-signing-key" {
+        format!("rejected-here step {step}")
+    } else {
+        format!("invalid step {step}")
+    };
+    // Every invalid vector fails exactly where it says.
+    let steps = failing(bytes);
+    assert_eq!(
+        steps.first().copied(),
+        Some(step.to_string()).as_deref(),
+        "{name}: {steps:?}"
+    );
+    out.push_str(&format!(
+        "vector = {name}\nexpect = {expect}\nnote = {note}\nrecord = {}\n\n",
+        hex(bytes)
+    ));
+}
+
+const VECTORS_HEADER: &str = "\
+# Signed Mosaic records: test vectors for implementations of spec/record.md
+# \"Construction\" and \"Validation\" (mosaic-spec 96ef5e0, with the rulings of this
+# project's DESIGN.md: flags at [200:202] little-endian, timestamps big-endian,
+# kinds 8 bytes as kinds.md lays them out).
+#
+# hash      = unkeyed BLAKE3 of record bytes [112:], read to 64 bytes with the XOF.
+# signature = RFC 8032 Ed25519ph with context \"Mosaic\", where the 64-byte hash
+#             stands in for PH(M) = SHA-512(M); SHA-512 stays inside Ed25519.
+# ID        = timestamp [64:72] then the first 40 bytes of the hash [72:112].
+#
+# Format: blocks of `name = value` lines separated by blank lines; `#` starts a
+# comment line. Binary values are lower-case hex, possibly empty.
+#   expect = valid: the record must validate, and building it from the fields
+#     (secret keys are RFC 8032 32-byte private keys; author_secret is only
+#     there to derive author_public) must give exactly `record`, `hash` and
+#     `signature`. `tag` lines are `<type, 4 hex digits, as a number> <value>`,
+#     in order; `timestamp` is decimal nanoseconds; `flags` a 16-bit number.
+#   expect = invalid step N: the record must fail validation; N is the first
+#     record.md validation step it fails (the others pass where possible).
+#   expect = rejected-here step N: see the note.
+#
+# Generated by mosaic-proto (`cargo test -p mosaic-proto --lib -- --ignored
+# write_signed_record_vectors`); tests/signed_records.rs checks them.
+
+";
+
+#[test]
+#[ignore = "writes tests/vectors/signed_records.txt; run by hand after changing the vectors"]
+fn write_signed_record_vectors() {
+    let master: [u8; 32] = std::array::from_fn(|i| i as u8);
+    let sub: [u8; 32] = std::array::from_fn(|i| 0x20 + i as u8);
+    let mut out = String::from(VECTORS_HEADER);
+    VectorFields {
+        name: "minimal",
+        note: "master key signs its own record; no tags, empty payload, 208 bytes",
+        signing_secret: master,
+        author_secret: master,
+        kind: [0, 0, 0, 0, 0, 0, 2, 0x0e],
+        address_nonce: [0x80, 0, 0, 0, 0, 0, 0, 0],
+        timestamp: 1_750_000_000_000_000_000 & !0xffff,
+        flags: 0,
+        tags: vec![],
+        payload: vec![],
+    }
+    .write(&mut out);
+    let typical = VectorFields {
+        name: "typical",
+        note: "subkey signs for the master key; FROM_AUTHOR; three tags and a text payload, both padded",
+        signing_secret: sub,
+        author_secret: master,
+        kind: [0, 0, 0, 0, 1, 0, 1, 0x1c],
+        address_nonce: [0x81, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08],
+        timestamp: 1_762_000_000_123_456_789 & !0xffff,
+        flags: 0x0004,
+        tags: vec![
+            (
+                0x0001,
+                SigningKey::from_bytes(&[0x42; 32])
+                    .verifying_key()
+                    .to_bytes()
+                    .to_vec(),
+            ),
+            (0x0024, b"https://example.com/".to_vec()),
+            (0x0100, vec![0xab; 5]),
+        ],
+        payload: b"Hello, Mosaic! \xf0\x9f\x8c\x90".to_vec(),
+    };
+    let typical_record = typical.write(&mut out);
+    VectorFields {
+        name: "multi-chunk",
+        note: "bytes [112:] span three 1024-byte BLAKE3 chunks; payload is i mod 251",
+        signing_secret: sub,
+        author_secret: master,
+        kind: [0, 0, 0, 0, 99, 0, 7, 0x0f],
+        address_nonce: [0xff; 8],
+        timestamp: 0x0123_4567_89ab_0000,
+        flags: 0,
+        tags: vec![(0x0005, vec![0x11; 253])],
+        payload: (0..3000).map(|i| (i % 251) as u8).collect(),
+    }
+    .write(&mut out);
+
+    let sub_key = SigningKey::from_bytes(&sub);
+    let good = typical_record.into_bytes().to_vec();
+    let put = |bytes: &mut Vec<u8>, at: usize, value: &[u8]| {
+        bytes[at..at + value.len()].copy_from_slice(value);
+    };
+
+    out.push_str("# Invalid records, each made from `typical`.\n\n");
+    let mut b = good.clone();
+    b[offset::LEN_P] += 8;
+    reseal(&mut b, &sub_key);
+    write_invalid(
+        &mut out,
+        "length-mismatch",
+        2,
+        "LenP 8 more than the bytes present; re-hashed and re-signed",
+        &b,
+    );
+
+    let stand_in = SigningKey::from_bytes(&[0x77; 32]);
+    let mut b = good.clone();
+    put(&mut b, offset::SIGNING_KEY, &small_order_points()[0]);
+    reseal_with(&mut b, |_| {
+        let mut signature = [0; 64];
+        signature[..32].copy_from_slice(stand_in.verifying_key().as_bytes());
+        signature[32..].copy_from_slice(&stand_in.to_scalar().to_bytes());
+        signature
+    });
+    write_invalid(
+        &mut out,
+        "identity-signing-key",
+        3,
+        "signing key is the identity; R = [s]B satisfies [s]B = R + [k]A for any message, so only the key check refuses it",
+        &b,
+    );
+
+    let mut b = good.clone();
+    put(&mut b, offset::SIGNING_KEY, &small_order_points()[4]);
+    reseal(&mut b, &sub_key);
+    write_invalid(
+        &mut out,
+        "small-order-signing-key",
+        3,
+        "signing key is a point of order 8",
+        &b,
+    );
+
+    let non_canonical = (0..19)
+        .map(|i| unreduced(i, false))
+        .find(decodes_and_strong)
+        .expect("some y = p + i is a point of large order");
+    let mut b = good.clone();
+    put(&mut b, offset::SIGNING_KEY, &non_canonical);
+    reseal(&mut b, &sub_key);
+    write_invalid(
+        &mut out,
+        "non-canonical-signing-key",
+        3,
+        "signing key encodes y = p + i (not reduced) of a point that is not of small order",
+        &b,
+    );
+
+    let mut b = good.clone();
+    put(&mut b, offset::AUTHOR_KEY, &small_order_points()[1]);
+    reseal(&mut b, &sub_key);
+    write_invalid(
+        &mut out,
+        "small-order-author-key",
+        4,
+        "author key is the point of order 2; hash and signature are valid",
+        &b,
+    );
+
+    let mut b = good.clone();
+    put(&mut b, offset::AUTHOR_KEY, &non_canonical);
+    reseal(&mut b, &sub_key);
+    write_invalid(
+        &mut out,
+        "non-canonical-author-key",
+        4,
+        "author key encodes y = p + i (not reduced); hash and signature are valid",
+        &b,
+    );
+
+    let mut b = good.clone();
+    b[offset::SIGNING_KEY - 1] ^= 0x01;
+    write_invalid(
+        &mut out,
+        "id-hash-changed",
+        7,
+        "last byte of the ID hash changed; the signature (over the full hash) still holds",
+        &b,
+    );
+
+    let mut b = good.clone();
+    b[offset::ID + 5] ^= 0x01;
+    write_invalid(
+        &mut out,
+        "id-timestamp-changed",
+        8,
+        "ID timestamp differs from the signed timestamp by 2^16 ns",
+        &b,
+    );
+
+    let mut b = good.clone();
+    let mut carry = 0u16;
+    for (i, l) in L.iter().enumerate() {
+        let sum = u16::from(b[32 + i]) + u16::from(*l) + carry;
+        b[32 + i] = sum as u8;
+        carry = sum >> 8;
+    }
+    write_invalid(
+        &mut out,
+        "s-plus-l",
+        9,
+        "s replaced by s + L: the same scalar mod L, but not below L",
+        &b,
+    );
+
+    let mut b = good.clone();
+    reseal_with(&mut b, |h| {
+        sub_key.sign_prehashed(h, None).expect("sign").to_bytes()
+    });
+    write_invalid(
+        &mut out,
+        "no-context",
+        9,
+        "signed as Ed25519ph with an empty context instead of \"Mosaic\"",
+        &b,
+    );
+
+    let mut b = good.clone();
+    let sha =
+        <ed25519_dalek::Sha512 as digest::Digest>::new_with_prefix(&good[offset::SIGNING_KEY..]);
+    reseal_with(&mut b, |_| {
+        sub_key
+            .sign_prehashed(sha, Some(SIGNATURE_CONTEXT))
+            .expect("sign")
+            .to_bytes()
+    });
+    write_invalid(
+        &mut out,
+        "sha512-prehash",
+        9,
+        "signed as standard Ed25519ph (SHA-512 of [112:]) with context \"Mosaic\"",
+        &b,
+    );
+
+    let mut b = good.clone();
+    reseal_with(&mut b, |h| sub_key.sign(&h.hash()).to_bytes());
+    write_invalid(
+        &mut out,
+        "pure-ed25519",
+        9,
+        "pure Ed25519 signature of the 64-byte hash as the message",
+        &b,
+    );
+
+    let torsion = VerifyingKey::from_bytes(&small_order_points()[4]).expect("point");
+    let mixed = VerifyingKey::from_bytes(
+        &(sub_key.verifying_key().to_edwards() + torsion.to_edwards())
+            .compress()
+            .to_bytes(),
+    )
+    .expect("point");
+    let expanded = ed25519_dalek::hazmat::ExpandedSecretKey::from(&sub);
+    let mut b = good.clone();
+    put(&mut b, offset::SIGNING_KEY, mixed.as_bytes());
+    reseal_with(&mut b, |h| {
+        ed25519_dalek::hazmat::raw_sign_prehashed::<ed25519_dalek::Sha512, _>(
+            &expanded,
+            h,
+            &mixed,
+            Some(SIGNATURE_CONTEXT),
+        )
+        .expect("sign")
+        .to_bytes()
+    });
+    write_invalid(
+        &mut out,
+        "mixed-order-signing-key",
+        9,
+        "signing key A' = A + T (T of order 8) passes the key checks; s = r + k'a satisfies the cofactored equation [8][s]B = [8]R + [8][k']A' but not the cofactorless [s]B = R + [k']A' that ed25519-dalek's strict verification (used here) checks. A cofactored verifier accepts it. No RFC 8032 signer produces such a signature",
+        &b,
+    );
+
+    let mut b = good.clone();
+    b[offset::TIMESTAMP + 7] = 0x01;
+    reseal(&mut b, &sub_key);
+    write_invalid(
+        &mut out,
+        "id-byte-71",
+        10,
+        "timestamp low byte 1 in both copies; re-hashed and re-signed",
+        &b,
+    );
+
+    let mut b = good.clone();
+    put(&mut b, offset::FLAGS, &0x0104u16.to_le_bytes());
+    reseal(&mut b, &sub_key);
+    write_invalid(
+        &mut out,
+        "reserved-flag",
+        11,
+        "flags 0x0104: reserved bit 0x0100 set; re-hashed and re-signed",
+        &b,
+    );
+
+    let mut b = good.clone();
+    put(&mut b, offset::FLAGS, &0x0044u16.to_le_bytes());
+    reseal(&mut b, &sub_key);
+    write_invalid(
+        &mut out,
+        "secp256k1-scheme",
+        11,
+        "flags 0x0044: signature scheme 01 (reserved for secp256k1); re-hashed and re-signed",
+        &b,
+    );
+
+    out.pop(); // one trailing newline
+    let out: String = out
+        .lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/signed_records.txt");
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("create dir");
+    std::fs::write(&path, out).expect("write vectors");
+}
+
+/// Whether `key` decodes (canonical or not) to a point not of small order.
+fn decodes_and_strong(key: &[u8; 32]) -> bool {
+    VerifyingKey::from_bytes(key).is_ok_and(|k| !k.is_weak())
+}
