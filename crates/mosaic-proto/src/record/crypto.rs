@@ -238,18 +238,22 @@ impl Record {
     /// The signature check (step 9) is ed25519-dalek's
     /// `VerifyingKey::verify_prehashed_strict`: `s` must be below the group
     /// order L, R must be canonically encoded (the recomputed R is compared as
-    /// bytes) and not of small order, A must not be of small order (and steps 3
-    /// already made it canonical). Its equation is the cofactorless
+    /// bytes) and not of small order, A must not be of small order (and step 3
+    /// already made it canonical). (`s < L` holds as long as nothing in the
+    /// build turns on ed25519-dalek's `legacy_compatibility` feature, which
+    /// relaxes it; a test with `s + L` would catch that.) Its equation is the
+    /// cofactorless
     /// `[s]B = R + [k]A`, where cryptography.md asks for the cofactored
     /// `[8][s]B = [8]R + [8][k]A`. Every signature it accepts passes the
     /// cofactored equation too (multiply both sides by 8), so no record that
     /// cryptography.md rejects is accepted here. The two differ only when
     /// `[s]B - R - [k]A` is a non-zero point of small order, which needs R or A
     /// to carry a small-order component. An RFC 8032 signer never makes one
-    /// (its A = [a]B and R = [r]B lie in the prime-order subgroup), so honest
+    /// (its `A = [a]B` and `R = [r]B` lie in the prime-order subgroup), so honest
     /// records from any conforming implementation verify here; what is refused
     /// beyond the spec is a signature crafted around a mixed-order key or R, or
-    /// one whose R has small order.
+    /// one whose R has small order (the vector `mixed-order-signing-key` in
+    /// `tests/vectors/signed_records.txt` is one).
     ///
     /// # Errors
     /// The first step that fails, as a [`RecordInvalid`].
