@@ -11,11 +11,7 @@ use mosaic_proto::{
 /// and hash are placeholders (the codec does not check them).
 pub fn record(payload_len: usize) -> Record {
     let payload = vec![0x5a; payload_len];
-    let tags = [
-        Tag::new(1, &[1; 32]).expect("tag"),
-        Tag::new(2, &[2; 48]).expect("tag"),
-        Tag::new(0x24, b"https://example.com/").expect("tag"),
-    ];
+    let tags = sample_tags();
     RecordParts {
         signing_key: [0x22; 32],
         author_key: [0x33; 32],
@@ -29,6 +25,48 @@ pub fn record(payload_len: usize) -> Record {
     .lay_out()
     .expect("fits")
     .finish(&[0x5a; 64], &[0x11; 40])
+}
+
+/// The secret key that signs [`signed_record`]s (a subkey of [`master_key`]).
+pub fn signing_key() -> mosaic_proto::ed25519_dalek::SigningKey {
+    mosaic_proto::ed25519_dalek::SigningKey::from_bytes(&[0x5b; 32])
+}
+
+/// The author's master key of [`signed_record`]s.
+pub fn master_key() -> mosaic_proto::ed25519_dalek::SigningKey {
+    mosaic_proto::ed25519_dalek::SigningKey::from_bytes(&[0x4d; 32])
+}
+
+/// The fields of [`record`] with real keys, ready for [`RecordParts::sign`]
+/// with [`signing_key`].
+pub fn record_parts<'a>(tags: &'a [Tag<'a>], payload: &'a [u8]) -> RecordParts<'a> {
+    RecordParts {
+        signing_key: signing_key().verifying_key().to_bytes(),
+        author_key: master_key().verifying_key().to_bytes(),
+        kind: Kind::from_bytes([0, 0, 0, 0, 1, 0, 1, 0x1c]),
+        address_nonce: [0x80, 1, 2, 3, 4, 5, 6, 7],
+        timestamp: Timestamp::from_nanos(1_750_000_000_000_000_000).record_aligned(),
+        flags: RecordFlags::empty(),
+        tags,
+        payload,
+    }
+}
+
+/// The three tags of [`record`].
+pub fn sample_tags() -> [Tag<'static>; 3] {
+    [
+        Tag::new(1, &[1; 32]).expect("tag"),
+        Tag::new(2, &[2; 48]).expect("tag"),
+        Tag::new(0x24, b"https://example.com/").expect("tag"),
+    ]
+}
+
+/// A validly signed record with [`record`]'s tags and a `payload_len`-byte payload.
+pub fn signed_record(payload_len: usize) -> Record {
+    let payload = vec![0x5a; payload_len];
+    record_parts(&sample_tags(), &payload)
+        .sign(&signing_key())
+        .expect("fits")
 }
 
 /// The largest payload a record can carry with [`record`]'s tags.

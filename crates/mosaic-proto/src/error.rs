@@ -76,6 +76,18 @@ pub enum BuildError {
         /// The flags given.
         flags: u16,
     },
+    /// `RecordParts::sign` was given a key whose public half is not the record's
+    /// `signing_key`.
+    #[cfg(feature = "crypto")]
+    #[error(
+        "the key given to sign is not the secret half of the record's signing_key; set signing_key to key.verifying_key().to_bytes()"
+    )]
+    SigningKeyMismatch,
+    /// `RecordParts::sign` was given an author key that fails the key checks, so
+    /// the record would fail validation.
+    #[cfg(feature = "crypto")]
+    #[error("record author key {0}")]
+    InvalidAuthorKey(crate::KeyDefect),
     /// A kind with reserved bits set.
     #[error("kind {kind} sets bits that kinds.md reserves")]
     ReservedKindBits {

@@ -33,9 +33,18 @@ pub use message::{
     MAX_MESSAGE_LEN, ServerMessage,
 };
 pub use message_type::{MessageType, Role};
+#[cfg(feature = "crypto")]
+pub use record::{
+    KeyDefect, RecordInvalid, SIGNATURE_CONTEXT, VerifiedRecord, validate_public_key,
+};
 pub use record::{
     MAX_RECORD_LEN, MIN_RECORD_LEN, Record, RecordError, RecordFlags, RecordParts, SignatureScheme,
     UnsignedRecord,
 };
 pub use tag::{Tag, TagError, Tags};
 pub use timestamp::Timestamp;
+
+/// The ed25519-dalek release this crate signs and verifies with, so that callers
+/// name the same `SigningKey` type.
+#[cfg(feature = "crypto")]
+pub use ed25519_dalek;

@@ -112,7 +112,7 @@ impl RecordParts<'_> {
 
 /// A laid-out record waiting for its hash and signature.
 #[derive(Clone, Debug)]
-pub struct UnsignedRecord(BytesMut);
+pub struct UnsignedRecord(pub(super) BytesMut);
 
 impl UnsignedRecord {
     /// The bytes to hash and sign, `[112:]`.

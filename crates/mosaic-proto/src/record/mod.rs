@@ -1,11 +1,12 @@
 //! Records: the signed unit of Mosaic data (spec/record.md).
 //!
 //! [`Record`] is a structurally validated, zero-copy view of record bytes;
-//! [`RecordParts`] lays out a new record for the caller to hash and sign.
-//! Cryptographic checks (key validation, hash, signature) are not structural and
-//! live apart from this module.
+//! [`RecordParts`] lays out a new record. With the `crypto` feature, `crypto`
+//! signs it and runs the cryptographic checks (keys, hash, signature).
 
 mod builder;
+#[cfg(feature = "crypto")]
+mod crypto;
 mod flags;
 
 use std::fmt;
@@ -13,6 +14,10 @@ use std::fmt;
 use bytes::Bytes;
 
 pub use builder::{RecordParts, UnsignedRecord};
+#[cfg(feature = "crypto")]
+pub use crypto::{
+    KeyDefect, RecordInvalid, SIGNATURE_CONTEXT, VerifiedRecord, validate_public_key,
+};
 pub use flags::{RecordFlags, SignatureScheme};
 
 use crate::{
@@ -136,8 +141,9 @@ pub enum RecordError {
 
 /// A structurally valid record, held as a slice of the bytes it was read from.
 ///
-/// Accessors read fields in place. Validation here is structural only: call the
-/// cryptographic validation before trusting a record's author or content.
+/// Accessors read fields in place. Validation here is structural only: call
+/// `Record::verify` (feature `crypto`) before trusting a record's author or
+/// content.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Record(Bytes);
 
