@@ -93,9 +93,17 @@ pub trait Harness {
     where
         F::Output: Send,
     {
+        self.block_on_for(STEP, future)
+    }
+
+    /// Runs `future`, failing the scenario if it takes longer than `limit`.
+    fn block_on_for<F: Future + Send>(&self, limit: Duration, future: F) -> F::Output
+    where
+        F::Output: Send,
+    {
         let transport = self.transport();
-        self.run(async move { within(&transport, STEP, future).await })
-            .expect("a step took too long")
+        self.run(async move { within(&transport, limit, future).await })
+            .unwrap_or_else(|| panic!("a step took longer than {limit:?}"))
     }
 
     /// Starts a server with `options` that hands every accepted connection to
@@ -204,7 +212,7 @@ pub fn start(harness: &impl Harness, configure: impl FnOnce(&mut ServerOptions))
     let key = identity.public_key();
     let mut options = ServerOptions::new(ServerTls::builder(identity).build().expect("tls"));
     configure(&mut options);
-    let store = MemoryStore::new(10_000, crate::store::accept_structural());
+    let store = MemoryStore::new(10_000, crate::store::full_validation());
     let (tx, reports) = std::sync::mpsc::channel();
     let (addr, shutdown) = harness.start_server(options, store.clone(), tx);
     Running {
@@ -960,7 +968,10 @@ pub fn many_slow_handshakes_time_out_while_others_are_served(harness: &impl Harn
 /// queue, and the witness subscriber gets every record.
 pub fn a_subscriber_that_never_reads_is_closed(harness: &impl Harness) {
     let queue = 64 * 1024;
-    let server = start(harness, |o| o.session.max_outbound_bytes = queue);
+    let server = start(harness, |o| {
+        o.session.max_outbound_bytes = queue;
+        o.limits.close_timeout = Duration::from_secs(1);
+    });
     let mut witness = Witness::open(harness, &server);
     let mut reader = raw_mosaic(&server);
     assert!(matches!(server.report(), Report::Accepted(_)));
@@ -976,43 +987,33 @@ pub fn a_subscriber_that_never_reads_is_closed(harness: &impl Harness) {
             query_id: QueryId(1)
         }
     );
-    // Now the raw subscriber stops reading. Publish 32 KiB records until the
-    // server gives up on it.
-    let publisher = harness
-        .connect(&server.url(), &client_options(server.key))
-        .expect("connects");
-    assert!(matches!(server.report(), Report::Accepted(_)));
+    // The raw subscriber now stops reading; 32 KiB records keep flowing, and
+    // the witness reads each one as it comes.
     let author = Identity::generate().expect("rng");
     let payload = "x".repeat(32 * 1024);
-    let mut sent = 0usize;
+    let base = record_now().as_nanos();
+    let mut sent = 0u64;
     let closed = loop {
-        assert!(sent < 2_000, "the non-reading subscriber was never closed");
-        let record = crate::script::note(
-            &author,
-            &payload,
-            Timestamp::from_nanos(record_now().as_nanos() + ((sent as u64) << 16)),
+        // Socket buffers on loopback hold a few MiB; past them and the 64 KiB
+        // queue, the server must give up on the subscriber.
+        assert!(sent < 1_000, "the non-reading subscriber was never closed");
+        let ts = Timestamp::from_nanos(base + (sent << 16));
+        let record = crate::script::note(&author, &payload, ts);
+        let code = harness
+            .block_on(witness.client.submit(record.clone()))
+            .expect("submit");
+        assert_eq!(code, mosaic_proto::SubmissionResultCode::Ok);
+        let live = harness.block_on(witness.subscription.next());
+        assert!(
+            matches!(&live, Some(Ok(SubscriptionEvent::Record(r))) if *r == record),
+            "the witness missed record {sent}: {live:?}"
         );
-        let code = harness.block_on(publisher.submit(record)).expect("submit");
-        assert!(code.is_accepted(), "{code}");
         sent += 1;
         if let Ok(Report::Closed(closed)) = server.reports.try_recv() {
             break closed;
         }
     };
     assert_eq!(closed.code, CloseCode::POLICY_VIOLATION, "{closed}");
-    // Bounded: at most what the socket buffers and the 64 KiB queue hold.
-    assert!(
-        sent * 32 * 1024 < 64 * 1024 * 1024,
-        "{sent} records went out before the close"
-    );
-    // The witness got every one of them, in order, and lives on.
-    for n in 0..sent {
-        let live = harness.block_on(witness.subscription.next());
-        assert!(
-            matches!(live, Some(Ok(SubscriptionEvent::Record(_)))),
-            "record {n}: {live:?}"
-        );
-    }
     witness.check_alive(harness);
 }
 
@@ -1137,6 +1138,11 @@ pub fn random_disconnects_mid_message_leave_the_server_serving(harness: &impl Ha
     witness.check_alive(harness);
 }
 
+/// How long one phase of the load scenario may take (connect all, subscribe
+/// all, submit all, receive all): bounded, but generous for a debug build on
+/// two shared cores.
+pub const LOAD_STEP: Duration = Duration::from_secs(120);
+
 /// "Load without loss": `clients` clients in groups of ten, each subscribed to
 /// its group's authors and submitting `per_client` records; every record is
 /// accepted exactly once, every subscription gets every matching record
@@ -1155,7 +1161,7 @@ pub fn load_without_loss(harness: &impl Harness, clients: usize, per_client: usi
         .flat_map(|batch| {
             let url = server.url();
             let key = server.key;
-            harness.block_on(futures_util::future::join_all(batch.iter().map(|_| {
+            harness.block_on_for(LOAD_STEP, futures_util::future::join_all(batch.iter().map(|_| {
                 let transport = harness.transport();
                 let url = url.clone();
                 async move { mosaic_ws::connect_on(transport, &url, &client_options(key)).await }
@@ -1177,8 +1183,9 @@ pub fn load_without_loss(harness: &impl Harness, clients: usize, per_client: usi
             .build()
             .expect("filter")
     };
-    let mut subscriptions: Vec<Subscription> = harness.block_on(futures_util::future::join_all(
-        connections.iter().enumerate().map(|(i, c)| {
+    let mut subscriptions: Vec<Subscription> = harness.block_on_for(
+        LOAD_STEP,
+        futures_util::future::join_all(connections.iter().enumerate().map(|(i, c)| {
             let filter = group_filter(i);
             async move {
                 let mut s = c.subscribe(filter, 0).await.expect("subscribes");
@@ -1189,11 +1196,12 @@ pub fn load_without_loss(harness: &impl Harness, clients: usize, per_client: usi
                 );
                 s
             }
-        }),
-    ));
+        })),
+    );
     let base = record_now().as_nanos();
-    let codes = harness.block_on(futures_util::future::join_all(
-        connections.iter().enumerate().map(|(i, c)| {
+    let codes = harness.block_on_for(
+        LOAD_STEP,
+        futures_util::future::join_all(connections.iter().enumerate().map(|(i, c)| {
             let author = &identities[i];
             async move {
                 let mut codes = Vec::new();
@@ -1204,8 +1212,8 @@ pub fn load_without_loss(harness: &impl Harness, clients: usize, per_client: usi
                 }
                 codes
             }
-        }),
-    ));
+        })),
+    );
     let accepted = codes
         .iter()
         .flatten()
@@ -1217,8 +1225,9 @@ pub fn load_without_loss(harness: &impl Harness, clients: usize, per_client: usi
         "every record accepted exactly once"
     );
     assert_eq!(server.store.len(), clients * per_client);
-    let received = harness.block_on(futures_util::future::join_all(
-        subscriptions.iter_mut().enumerate().map(|(i, s)| {
+    let received = harness.block_on_for(
+        LOAD_STEP,
+        futures_util::future::join_all(subscriptions.iter_mut().enumerate().map(|(i, s)| {
             let members = (i / GROUP * GROUP..(i / GROUP * GROUP + GROUP).min(clients)).count();
             async move {
                 let mut got = Vec::new();
@@ -1230,8 +1239,8 @@ pub fn load_without_loss(harness: &impl Harness, clients: usize, per_client: usi
                 }
                 got
             }
-        }),
-    ));
+        })),
+    );
     for (i, got) in received.iter().enumerate() {
         let mut ids: Vec<_> = got.iter().map(|r| r.id()).collect();
         ids.sort();

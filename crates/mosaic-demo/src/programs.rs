@@ -58,7 +58,7 @@ pub async fn server<T: Transport>(
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = server.local_addr().map_err(|e| e.to_string())?;
     println!("mosaic server {mopub} listening on wss://{addr}/");
-    let store = MemoryStore::new(100_000, crate::store::accept_structural());
+    let store = MemoryStore::new(100_000, crate::store::full_validation());
     server
         .serve(
             move |accepted| serve_logged(accepted, store.clone()),
@@ -116,7 +116,7 @@ pub async fn demo<T: Transport>(transport: T) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let url = format!("wss://{}/", server.local_addr().map_err(|e| e.to_string())?);
     println!("server  {} listening on {url}", encode_mopub(&server_key));
-    let store = MemoryStore::new(1_000, crate::store::accept_structural());
+    let store = MemoryStore::new(1_000, crate::store::full_validation());
     let serving = server.serve(
         move |accepted| serve_logged(accepted, store.clone()),
         |remote, error| eprintln!("server  refused {remote}: {error}"),

@@ -1,5 +1,6 @@
 //! What the example client does against a server, printed as a transcript:
-//! subscribe, submit, get, query, unsubscribe, each with its timing.
+//! subscribe, submit, get, query, unsubscribe, each with its timing. Records
+//! are signed for real, and every record received is fully validated.
 
 use std::fmt::Write as _;
 use std::io::Write;
@@ -68,9 +69,8 @@ pub fn note_with(
         tags,
         payload: text.as_bytes(),
     }
-    .lay_out()
-    .expect("a short note fits")
-    .finish(&[0; 64], &[0; 40])
+    .sign(identity.signing_key())
+    .expect("a short note by the signer fits")
 }
 
 /// A person's view of a peer identity.
@@ -94,8 +94,13 @@ fn ms(d: Duration) -> String {
     format!("{:8.3} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// A record's payload as text, after full validation (record.md: clients
+/// MUST validate what they are sent).
 fn text(record: &Record) -> String {
-    String::from_utf8_lossy(record.payload()).into_owned()
+    match record.verify() {
+        Ok(_) => String::from_utf8_lossy(record.payload()).into_owned(),
+        Err(e) => format!("<invalid record: {e}>"),
+    }
 }
 
 /// Runs the example exchange on `client` as `identity`, writing the transcript

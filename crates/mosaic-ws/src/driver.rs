@@ -57,7 +57,9 @@ pub(crate) struct Driver<W, S, R: Runtime> {
     peer_finished: bool,
     write_done: bool,
     close_sent: bool,
-    /// After our close frame: how long to wait for the peer's.
+    /// Once the session is closed: the most time left to flush, send our close
+    /// frame and hear the peer's, after which the socket is dropped whatever
+    /// the peer does (one that stops reading would otherwise hold it forever).
     linger_until: Option<Instant>,
     close_timeout: Duration,
     /// Whatever must live exactly as long as the connection (a connection
@@ -198,7 +200,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             Transmit::Ping => Message::Ping(Bytes::new()),
             Transmit::Close { code, reason } => {
                 self.close_sent = true;
-                self.linger_until = Some(now + self.close_timeout);
+                self.linger_until.get_or_insert(now + self.close_timeout);
                 Message::Close(Some(CloseFrame {
                     code: code.0.into(),
                     reason: reason.into(),
@@ -222,6 +224,9 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             let mut inner = self.shared.lock();
             if inner.session.poll_timeout().is_some_and(|d| now >= d) {
                 inner.session.handle_timeout(now);
+            }
+            if inner.closed().is_some() && self.linger_until.is_none() {
+                self.linger_until = Some(now + self.close_timeout);
             }
             inner.session.poll_timeout()
         };
@@ -249,22 +254,27 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         false
     }
 
-    /// Whether the connection is over: the transport failed; or we sent a
-    /// close frame, flushed, and the peer finished or the wait ran out (after
-    /// an oversize message nothing more is read, so the wait runs out, giving
-    /// the peer time to read our close frame before the socket goes); or the
-    /// peer closed or failed and the WebSocket layer's reply is flushed.
+    /// Whether the connection is over: the transport failed; or the close
+    /// timeout ran out since the session closed (after an oversize message
+    /// nothing more is read, so this gives the peer time to read our close
+    /// frame before the socket goes; and a peer that stops reading cannot hold
+    /// the socket); or we sent a close frame, flushed, and the peer finished;
+    /// or the peer closed or failed and the WebSocket layer's reply is flushed.
     fn done(&self, now: Instant) -> bool {
         if self.write_done {
+            return true;
+        }
+        let closed = self.shared.lock().closed().is_some();
+        if self.linger_until.is_some_and(|t| now >= t) {
             return true;
         }
         if self.unflushed || self.pending_frame.is_some() {
             return false;
         }
         if self.close_sent {
-            return self.peer_finished || self.linger_until.is_some_and(|t| now >= t);
+            return self.peer_finished;
         }
-        self.read_done && self.shared.lock().closed().is_some()
+        self.read_done && closed
     }
 
     fn finish(&mut self) {
