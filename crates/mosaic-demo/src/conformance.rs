@@ -175,6 +175,8 @@ macro_rules! conformance_tests {
             a_subscriber_that_never_reads_is_closed,
             a_query_flood_is_rejected_too_fast_and_the_connection_stays_usable,
             random_disconnects_mid_message_leave_the_server_serving,
+            a_silent_peer_is_closed_by_the_keepalive,
+            an_idle_client_is_closed,
         );
     };
     (@each $harness:expr; $($name:ident,)*) => {
@@ -1272,4 +1274,59 @@ pub fn load_without_loss(harness: &impl Harness, clients: usize, per_client: usi
             .all(|w| w[0].timestamp() >= w[1].timestamp()),
         "newest first"
     );
+}
+
+/// Keepalive pings with a dead-peer timeout: a client that stops answering
+/// (it neither reads nor writes) is pinged, then closed.
+pub fn a_silent_peer_is_closed_by_the_keepalive(harness: &impl Harness) {
+    let server = start(harness, |o| {
+        o.session.keepalive = Some(mosaic_proto::session::KeepaliveConfig {
+            interval: Duration::from_millis(300),
+            timeout: Duration::from_millis(300),
+        });
+        o.limits.close_timeout = Duration::from_millis(300);
+    });
+    let mut witness = Witness::open(harness, &server);
+    let silent = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    let started = Instant::now();
+    match server.report() {
+        Report::Closed(closed) => assert_eq!(
+            closed.cause,
+            mosaic_proto::session::CloseCause::PeerUnresponsive,
+            "{closed}"
+        ),
+        other => panic!("expected the silent peer to be closed, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+    // The witness answers pings (its driver reads), so it lives on.
+    witness.check_alive(harness);
+}
+
+/// "If a server fails to receive a message from a client that does not have
+/// an open query or submission within a reasonable timeframe, it MAY close
+/// the connection."
+pub fn an_idle_client_is_closed(harness: &impl Harness) {
+    let server = start(harness, |o| {
+        o.session.idle_timeout = Some(Duration::from_millis(400));
+        o.limits.close_timeout = Duration::from_millis(500);
+    });
+    let mut idle = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    assert_eq!(close_code(&mut idle), Some(1000));
+    match server.report() {
+        Report::Closed(closed) => {
+            assert_eq!(
+                closed.cause,
+                mosaic_proto::session::CloseCause::Idle,
+                "{closed}"
+            )
+        }
+        other => panic!("expected the idle client to be closed, got {other:?}"),
+    }
 }
