@@ -8,9 +8,9 @@ use crate::header::{
     EXTENSION_FIELDS, FieldError, PROTOCOL_FIELD, any_present, is_ows, show, text_lines,
 };
 use crate::{
-    ExtensionName, ExtensionNameError, Extensions, ExtensionsError, MAX_HEADER_LINES,
-    MAX_HEADER_VALUE_LEN, MAX_SUBPROTOCOLS, Negotiated, SUBPROTOCOL, ServiceUrl, ServiceUrlError,
-    X_MOSAIC_EXTENSIONS, X_MOSAIC_SERVICE_URL,
+    Extensions, ExtensionsError, MAX_HEADER_LINES, MAX_HEADER_VALUE_LEN, MAX_SUBPROTOCOLS,
+    Negotiated, SUBPROTOCOL, ServiceUrl, ServiceUrlError, X_MOSAIC_EXTENSIONS,
+    X_MOSAIC_SERVICE_URL,
 };
 
 /// How a server answers Mosaic upgrade requests: the extensions it supports,
@@ -114,18 +114,21 @@ impl ServerPolicy {
 
         let extensions_sent = any_present(headers, &EXTENSION_FIELDS);
         let lines = text_lines(headers, &EXTENSION_FIELDS)?;
-        let mut requested = Extensions::new();
+        // websockets.md: "Remove all extensions you are unable to service":
+        // names that are not supported (invalid ones included) are dropped,
+        // not refused, so that clients may offer extensions this server does
+        // not know. The answer holds supported names only, in the client's
+        // order, so it is bounded by the supported set.
+        let mut extensions = Extensions::new();
         for item in lines.iter().flat_map(|line| split_extension_items(line)) {
-            if requested.contains(item) {
+            if extensions.contains(item) {
                 continue;
             }
-            let name = ExtensionName::new(item)?;
-            requested.insert(name).map_err(|e| match e {
-                ExtensionsError::InvalidName(e) => ServerHandshakeError::InvalidExtensionName(e),
-                ExtensionsError::TooMany { max } => ServerHandshakeError::TooManyExtensions { max },
-            })?;
+            if let Some(name) = self.supported.iter().find(|n| n.as_str() == item) {
+                // The supported set is itself a valid `Extensions`, so this fits.
+                let _ = extensions.insert(name.clone());
+            }
         }
-        let extensions = requested.intersection(&self.supported);
 
         let mut response_headers = HeaderMap::new();
         response_headers.insert(
@@ -320,15 +323,6 @@ pub enum ServerHandshakeError {
         /// How many lines, counted up to the first one over the limit.
         count: usize,
         /// The limit, [`MAX_HEADER_LINES`].
-        max: usize,
-    },
-    /// The extensions header holds an invalid name.
-    #[error("malformed X-Mosaic-Extensions header: {0}")]
-    InvalidExtensionName(#[from] ExtensionNameError),
-    /// More than [`MAX_EXTENSIONS`](crate::MAX_EXTENSIONS) different extension names requested.
-    #[error("too many extensions requested in X-Mosaic-Extensions; the limit is {max}")]
-    TooManyExtensions {
-        /// The limit, [`MAX_EXTENSIONS`](crate::MAX_EXTENSIONS).
         max: usize,
     },
 }

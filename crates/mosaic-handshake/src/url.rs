@@ -115,7 +115,11 @@ fn parse_reg_host(host: &str) -> Result<Host, AuthorityError> {
     // browsers and resolvers (the WHATWG URL standard does so): refuse it
     // rather than guess.
     let last = host.rsplit('.').next().unwrap_or_default();
-    if !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()) {
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_hexdigit()));
+    if hex || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit())) {
         return Err(invalid(
             "not a valid IPv4 address (four numbers from 0 to 255, like 192.0.2.7)",
         ));
@@ -178,9 +182,11 @@ fn split_scheme(s: &str) -> Option<(String, &str)> {
 }
 
 /// Whether a URL byte is allowed unescaped in the parts we read: visible
-/// ASCII, no space.
+/// ASCII, no space, and no backslash (WHATWG parsers read `\` as `/` in a
+/// `wss` URL, so a backslash would make us connect elsewhere than a browser
+/// or a log shows).
 fn is_url_byte(b: u8) -> bool {
-    (0x21..=0x7e).contains(&b)
+    (0x21..=0x7e).contains(&b) && b != b'\\'
 }
 
 /// A Mosaic over WebSockets server URL in normal form: `wss://host[:port]/`.
@@ -197,7 +203,7 @@ fn is_url_byte(b: u8) -> bool {
 ///   pruned, because the spec lists the path apart from the parts to prune,
 ///   and quietly connecting somewhere else than written would hide a mistake;
 /// * surrounding white space is trimmed; inside the scheme, host, port and
-///   path only visible ASCII is allowed.
+///   path only visible ASCII other than a backslash is allowed.
 ///
 /// [`Display`](fmt::Display) writes the normal form, leaving out `:443`;
 /// parsing it gives back an equal value.
@@ -379,7 +385,7 @@ pub enum MosaicUrlError {
     },
     /// A space, control character or non-ASCII byte before the query.
     #[error(
-        "the URL contains `{shown}`; only visible ASCII is allowed (write internationalised host names in their xn-- form)"
+        "the URL contains `{shown}`; only visible ASCII other than a backslash is allowed (write internationalised host names in their xn-- form)"
     )]
     InvalidCharacter {
         /// The offending byte, escaped for display.
@@ -514,7 +520,7 @@ pub enum ServiceUrlError {
     },
     /// A space, control character or non-ASCII byte.
     #[error(
-        "the service URL contains `{shown}`; only visible ASCII is allowed (percent-encode the rest)"
+        "the service URL contains `{shown}`; only visible ASCII other than a backslash is allowed (percent-encode the rest)"
     )]
     InvalidCharacter {
         /// The offending byte, escaped for display.

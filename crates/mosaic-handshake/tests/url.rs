@@ -275,6 +275,30 @@ fn url_table() {
         ),
         (
             HOST,
+            "wss://0x7f000001/",
+            Expect::Err(
+                |e| matches!(e, MosaicUrlError::InvalidHost { .. }),
+                "not a valid IPv4",
+            ),
+        ),
+        (
+            HOST,
+            "wss://1.2.3.0x4/",
+            Expect::Err(
+                |e| matches!(e, MosaicUrlError::InvalidHost { .. }),
+                "not a valid IPv4",
+            ),
+        ),
+        (
+            HOST,
+            "wss://evil.example\\@good.example/",
+            Expect::Err(
+                |e| matches!(e, MosaicUrlError::InvalidCharacter { .. }),
+                "visible ASCII",
+            ),
+        ),
+        (
+            HOST,
             "wss://2001:db8::1/",
             Expect::Err(
                 |e| matches!(e, MosaicUrlError::InvalidHost { .. }),
