@@ -135,6 +135,9 @@ impl ServerTlsBuilder {
             .with_client_cert_verifier(Arc::new(ClientKeyVerifier::new(self.client_auth, clients)))
             .with_cert_resolver(resolver);
         config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
+        // TLS 1.2 only with the extended master secret (RFC 7627), which binds
+        // the session to its handshake; OpenSSL and GnuTLS both offer it.
+        config.require_ems = true;
         Ok(Arc::new(config))
     }
 }
@@ -194,7 +197,11 @@ impl ServerTls {
     /// lists no X.509); otherwise X.509. The client certificate type is
     /// chosen by the same rule from the `client_certificate_type` extension.
     /// A choice the client cannot honour fails the handshake in rustls (e.g.
-    /// a raw public key to a TLS 1.2-only client).
+    /// a raw public key to a TLS 1.2-only client). rustls does not expose the
+    /// versions a client offers, so TLS 1.3 is inferred from TLS 1.3 cipher
+    /// suites in the ClientHello: a client that lists them, speaks only TLS
+    /// 1.2 and prefers raw public keys fails rather than falling back to
+    /// X.509 (it fails closed).
     pub fn config_for(&self, hello: &ClientHello<'_>) -> Arc<ServerConfig> {
         let tls13 = hello
             .cipher_suites()
@@ -301,6 +308,9 @@ impl ClientTlsBuilder {
             }
         };
         config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
+        // TLS 1.2 only with the extended master secret (RFC 7627), which binds
+        // the session to its handshake; OpenSSL and GnuTLS both offer it.
+        config.require_ems = true;
         Ok(ClientTls {
             pinned: self.pinned,
             config: Arc::new(config),

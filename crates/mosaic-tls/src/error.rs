@@ -54,13 +54,15 @@ pub enum ConfigError {
     },
     /// A human-encoded key has a character outside the zbase32 alphabet.
     #[error(
-        "character {character:?} at position {position} is not zbase32 (ybndrfg8ejkmcpqxot1uwisza345h769)"
+        "{} at position {position} is not zbase32 (ybndrfg8ejkmcpqxot1uwisza345h769)",
+        match character { Some(c) => format!("character {c:?}"), None => "a character".to_owned() }
     )]
     BadCharacter {
         /// Byte offset in the whole string, prefix included.
         position: usize,
-        /// The offending character.
-        character: char,
+        /// The offending character; `None` in a secret key (`mosec0`), so that
+        /// a mistyped secret does not end up in logs.
+        character: Option<char>,
     },
     /// A human-encoded key has the wrong length or non-zero padding bits.
     #[error(
@@ -151,6 +153,10 @@ pub enum PeerCertError {
     /// The peer signed the handshake with another scheme than ED25519.
     #[error("peer signed the handshake with {0:?}; Mosaic accepts only ED25519")]
     UnsupportedSignatureScheme(SignatureScheme),
+    /// A raw public key reached a TLS 1.2 handshake (possible only in a
+    /// configuration built outside this crate).
+    #[error("peer presented a raw public key over TLS 1.2; raw public keys are TLS 1.3 only")]
+    RawPublicKeyOverTls12,
     /// The handshake signature does not verify with the certificate's key:
     /// the peer does not hold the key it presented.
     #[error("peer's handshake signature does not verify with the key in its certificate")]

@@ -52,7 +52,7 @@ fn zbase32_decode_key(
             .position(|&c| char::from(c) == character)
             .ok_or(ConfigError::BadCharacter {
                 position: prefix.len() + offset,
-                character,
+                character: (prefix != MOSEC_PREFIX).then_some(character),
             })?;
         let index = len;
         len += 1;
@@ -199,7 +199,7 @@ mod tests {
             parse_mopub(&bad),
             Err(ConfigError::BadCharacter {
                 position: 6,
-                character: 'l'
+                character: Some('l')
             })
         ));
         let upper = good.to_uppercase().replace("MOPUB0", "mopub0");
@@ -211,7 +211,8 @@ mod tests {
         assert!(matches!(
             parse_mopub(&multibyte),
             Err(ConfigError::BadCharacter {
-                character: 'é', ..
+                character: Some('é'),
+                ..
             })
         ));
         // Non-zero padding bits: the last character carries 1 data bit and 4

@@ -101,8 +101,10 @@ impl Identity {
     }
 
     /// Writes the secret key to `path` as PKCS#8 v1 PEM (see
-    /// [`to_pkcs8_pem`](Self::to_pkcs8_pem)), replacing the file. On unix the
-    /// file's mode is 0600 before the key is written.
+    /// [`to_pkcs8_pem`](Self::to_pkcs8_pem)), replacing the file atomically:
+    /// the key goes to a new file beside it (mode 0600 on unix, created
+    /// before the key is written), which is then renamed over `path`, so a
+    /// failed write never loses the key already there.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), ConfigError> {
         use std::io::Write;
         let path = path.as_ref();
@@ -112,23 +114,41 @@ impl Identity {
             path: path.to_path_buf(),
             source,
         };
+        // Written to a new file beside the target, then renamed over it: a
+        // failed or interrupted write never destroys the key already there,
+        // and the new file is created with mode 0600 (never following a link).
+        let file_name = path.file_name().ok_or_else(|| {
+            error(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a file path",
+            ))
+        })?;
+        let mut temporary_name = std::ffi::OsString::from(".");
+        temporary_name.push(file_name);
+        temporary_name.push(".tmp");
+        let temporary = path.with_file_name(temporary_name);
+        // A leftover from an interrupted save (or a link planted there) goes.
+        let _ = std::fs::remove_file(&temporary);
         let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
+        options.write(true).create_new(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut file = options.open(path).map_err(error)?;
-        #[cfg(unix)]
-        {
-            // `mode` only applies to a new file: narrow an existing one too.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))
-                .map_err(error)?;
+        let written = options.open(&temporary).and_then(|mut file| {
+            file.write_all(pem.as_bytes())?;
+            file.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| std::fs::rename(&temporary, path)) {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(error(e));
         }
-        file.write_all(pem.as_bytes()).map_err(error)?;
-        file.sync_all().map_err(error)
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Make the rename durable; a failure here leaves a valid key file.
+            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+        }
+        Ok(())
     }
 
     /// Reads a secret key written by [`save`](Self::save), by OpenSSL
@@ -265,6 +285,22 @@ mod tests {
         }
         let back = Identity::load(&path).unwrap();
         assert_eq!(back.public_key(), identity.public_key());
+        // Saving again replaces the key, also past a leftover temporary file,
+        // and leaves no temporary file behind.
+        std::fs::write(dir.join(".key.pem.tmp"), b"leftover").unwrap();
+        let other = Identity::generate().unwrap();
+        other.save(&path).unwrap();
+        assert_eq!(
+            Identity::load(&path).unwrap().public_key(),
+            other.public_key()
+        );
+        assert!(!dir.join(".key.pem.tmp").exists());
+        // A save that cannot happen leaves the old key in place.
+        assert!(other.save(dir.join("no-such-dir").join("key.pem")).is_err());
+        assert_eq!(
+            Identity::load(&path).unwrap().public_key(),
+            other.public_key()
+        );
         let missing = Identity::load(dir.join("missing.pem")).unwrap_err();
         assert!(matches!(
             missing,

@@ -44,6 +44,10 @@ impl PeerIdentity {
     /// The peer identity of the certificates rustls reports
     /// (`peer_certificates()`): none is anonymous, one is the key it
     /// carries, more is an error (Mosaic certificates stand alone).
+    ///
+    /// Only for certificates a verifier of this crate accepted during the
+    /// handshake: it reads the key but does not check the self-signature, nor
+    /// that the peer holds the key (the handshake signature did that).
     pub fn from_certificates(
         certificates: Option<&[CertificateDer<'_>]>,
     ) -> Result<Self, PeerCertError> {

@@ -28,6 +28,15 @@ pub enum ClientAuth {
 /// Checks a handshake signature (TLS 1.2 ServerKeyExchange or
 /// CertificateVerify, TLS 1.3 CertificateVerify) against the key of a
 /// certificate a verifier already accepted.
+/// Raw public keys are TLS 1.3 only, even in a configuration built outside
+/// this crate that would let rustls carry them over TLS 1.2.
+fn tls12_allows(cert_type: CertType) -> Result<(), rustls::Error> {
+    match cert_type {
+        CertType::RawPublicKey => Err(PeerCertError::RawPublicKeyOverTls12.into()),
+        CertType::X509 => Ok(()),
+    }
+}
+
 fn verify_handshake_signature(
     message: &[u8],
     certificate: &CertificateDer<'_>,
@@ -97,6 +106,7 @@ impl ServerCertVerifier for PinnedServerVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        tls12_allows(self.cert_type)?;
         verify_handshake_signature(message, cert, dss)
     }
 
@@ -178,6 +188,7 @@ impl ClientCertVerifier for ClientKeyVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        tls12_allows(self.cert_type)?;
         verify_handshake_signature(message, cert, dss)
     }
 
@@ -196,5 +207,21 @@ impl ClientCertVerifier for ClientKeyVerifier {
 
     fn requires_raw_public_keys(&self) -> bool {
         self.cert_type == CertType::RawPublicKey
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both verifiers call this first in `verify_tls12_signature`.
+    #[test]
+    fn raw_public_keys_are_refused_in_tls_1_2_signatures() {
+        let refused = tls12_allows(CertType::RawPublicKey).expect_err("TLS 1.3 only");
+        assert!(matches!(
+            PeerCertError::from_rustls(&refused),
+            Some(PeerCertError::RawPublicKeyOverTls12)
+        ));
+        assert!(tls12_allows(CertType::X509).is_ok());
     }
 }
