@@ -32,7 +32,8 @@ async fn serve_logged<N>(accepted: Accepted<N>, store: Arc<MemoryStore>) {
             store.serve(connection).await;
             eprintln!("{remote:?}: {}", sender.closed().await);
         }
-        Accepted::Nostr(_, peer) => {
+        Accepted::Nostr(nostr) => {
+            let peer = *nostr.peer_identity();
             eprintln!(
                 "nostr connection from {} (not served here)",
                 describe(&peer)

@@ -281,7 +281,10 @@ impl SubmissionWait<'_> {
 impl Drop for SubmissionWait<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.shared.lock().session.abandon_submission(self.prefix);
+            let mut inner = self.shared.lock();
+            inner.session.abandon_submission(self.prefix);
+            // A result taken out of the queue may free room for input.
+            inner.wake_driver();
         }
     }
 }

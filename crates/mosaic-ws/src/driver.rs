@@ -27,6 +27,15 @@ use crate::shared::{Inner, Shared};
 /// Most rounds of read-and-write in one poll before yielding to other tasks.
 const ROUNDS_PER_POLL: usize = 16;
 
+/// Most messages read in one round.
+const READS_PER_ROUND: usize = 64;
+
+/// Adds `d` to `at`, saturating far in the future.
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 /// A WebSocket as the driver needs it.
 pub trait WebSocket:
     Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError> + Unpin + Send + 'static
@@ -43,7 +52,7 @@ impl<T> WebSocket for T where
 }
 
 /// Drives one connection until it has closed.
-pub(crate) struct Driver<W, S, R: Runtime> {
+pub(crate) struct Driver<W, S: Session, R: Runtime> {
     ws: W,
     shared: Arc<Shared<S>>,
     runtime: R,
@@ -57,9 +66,8 @@ pub(crate) struct Driver<W, S, R: Runtime> {
     peer_finished: bool,
     write_done: bool,
     close_sent: bool,
-    /// Once the session is closed: the most time left to flush, send our close
-    /// frame and hear the peer's, after which the socket is dropped whatever
-    /// the peer does (one that stops reading would otherwise hold it forever).
+    /// After our close frame: how long to wait for the peer's before the
+    /// socket is dropped whatever the peer does.
     linger_until: Option<Instant>,
     close_timeout: Duration,
     /// Whatever must live exactly as long as the connection (a connection
@@ -92,10 +100,15 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         }
     }
 
-    /// Reads while the session wants input; whether anything arrived.
+    /// Reads while the session wants input, at most [`READS_PER_ROUND`]
+    /// messages so that a fast peer cannot keep the driver from writing and
+    /// checking its timers; whether anything arrived.
     fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progress = false;
-        while !self.read_done {
+        for _ in 0..READS_PER_ROUND {
+            if self.read_done {
+                break;
+            }
             {
                 let mut inner = self.shared.lock();
                 // Once closed, keep reading for the peer's close frame only.
@@ -200,7 +213,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             Transmit::Ping => Message::Ping(Bytes::new()),
             Transmit::Close { code, reason } => {
                 self.close_sent = true;
-                self.linger_until.get_or_insert(now + self.close_timeout);
+                self.linger_until = Some(later(now, self.close_timeout));
                 Message::Close(Some(CloseFrame {
                     code: code.0.into(),
                     reason: reason.into(),
@@ -225,8 +238,14 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             if inner.session.poll_timeout().is_some_and(|d| now >= d) {
                 inner.session.handle_timeout(now);
             }
-            if inner.closed().is_some() && self.linger_until.is_none() {
-                self.linger_until = Some(now + self.close_timeout);
+            if inner.closed().is_some()
+                && !inner.session.has_transmits()
+                && self.linger_until.is_none()
+            {
+                // Nothing more will be sent: the last flush (the WebSocket
+                // layer's close reply, or what a stalled peer never took) gets
+                // the close timeout at most.
+                self.linger_until = Some(later(now, self.close_timeout));
             }
             inner.session.poll_timeout()
         };
@@ -255,17 +274,15 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
     }
 
     /// Whether the connection is over: the transport failed; or the close
-    /// timeout ran out since the session closed (after an oversize message
-    /// nothing more is read, so this gives the peer time to read our close
-    /// frame before the socket goes; and a peer that stops reading cannot hold
-    /// the socket); or we sent a close frame, flushed, and the peer finished;
-    /// or the peer closed or failed and the WebSocket layer's reply is flushed.
+    /// timeout ran out since our close frame went, or since nothing more was
+    /// left to send (after an oversize message nothing more is read, so this
+    /// gives the peer time to read our close frame before the socket goes; a
+    /// peer that stops reading cannot hold the socket); or, all flushed, our
+    /// close frame went and the peer's came; or the session is closed with
+    /// nothing left to send (the peer closed or failed, or a peer that
+    /// stopped reading was given up on).
     fn done(&self, now: Instant) -> bool {
-        if self.write_done {
-            return true;
-        }
-        let closed = self.shared.lock().closed().is_some();
-        if self.linger_until.is_some_and(|t| now >= t) {
+        if self.write_done || self.linger_until.is_some_and(|t| now >= t) {
             return true;
         }
         if self.unflushed || self.pending_frame.is_some() {
@@ -274,7 +291,8 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         if self.close_sent {
             return self.peer_finished;
         }
-        self.read_done && closed
+        let inner = self.shared.lock();
+        inner.closed().is_some() && !inner.session.has_transmits()
     }
 
     fn finish(&mut self) {
@@ -311,6 +329,24 @@ fn handle_message<S: Session>(inner: &mut Inner<S>, message: Message, now: Insta
     false
 }
 
+impl<W, S: Session, R: Runtime> Drop for Driver<W, S, R> {
+    /// A driver dropped before it finished (its runtime shut down, or a
+    /// spawner dropped the task) still releases the application's waiters.
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        if !inner.finished {
+            if inner.closed().is_none() {
+                inner
+                    .session
+                    .handle_transport_error("the connection's task was dropped");
+            }
+            inner.finished = true;
+            inner.wake_event_waiters();
+            inner.wake_space_waiters();
+        }
+    }
+}
+
 fn handle_read_error<S: Session>(session: &mut S, error: WsError, now: Instant) {
     match error {
         WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => {
@@ -336,8 +372,13 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
             let wrote = this.write(cx, now);
             {
                 let mut inner = this.shared.lock();
-                if inner.session.has_events() || inner.closed().is_some() {
+                let closed = inner.closed().is_some();
+                if inner.session.has_events() || closed {
                     inner.wake_event_waiters();
+                }
+                if closed {
+                    // Whoever waits for room waits in vain now.
+                    inner.wake_space_waiters();
                 }
             }
             if this.done(now) {

@@ -18,6 +18,7 @@ use mosaic_tls::PeerIdentity;
 use mosaic_tls::rustls::pki_types::ServerName;
 use tungstenite::client::IntoClientRequest;
 
+use crate::NostrConnection;
 use crate::server::ShutdownHook;
 use crate::{
     AcceptError, Accepted, ClientConnection, ClientOptions, ConnectError, ConnectionInfo,
@@ -179,6 +180,13 @@ impl Registry {
         }
     }
 
+    /// Adds a waiter once (the accept loop polls again on every accept).
+    fn wait(state: &mut RegistryState, waker: &Waker) {
+        if !state.waiters.iter().any(|w| w.will_wake(waker)) {
+            state.waiters.push(waker.clone());
+        }
+    }
+
     fn wake_all(state: &mut RegistryState) {
         state.waiters.drain(..).for_each(Waker::wake);
     }
@@ -236,7 +244,7 @@ impl ShutdownHandle {
             if state.shutting_down && state.live.is_empty() {
                 return Poll::Ready(());
             }
-            state.waiters.push(cx.waker().clone());
+            Registry::wait(&mut state, cx.waker());
             Poll::Pending
         })
         .await;
@@ -249,7 +257,7 @@ impl ShutdownHandle {
             if state.shutting_down {
                 return Poll::Ready(());
             }
-            state.waiters.push(cx.waker().clone());
+            Registry::wait(&mut state, cx.waker());
             Poll::Pending
         })
         .await;
@@ -453,7 +461,9 @@ impl<T: Transport> Incoming<T> {
                 let _ = entry.set(registry.register(connection.shutdown_hook()));
                 Ok(Accepted::Mosaic(connection))
             }
-            (Ok(ws), Some(UpgradeOutcome::Nostr)) => Ok(Accepted::Nostr(Box::new(ws), peer)),
+            (Ok(ws), Some(UpgradeOutcome::Nostr)) => {
+                Ok(Accepted::Nostr(NostrConnection::new(ws, peer, slot)))
+            }
             (_, Some(UpgradeOutcome::Rejected { status, reason })) => {
                 Err(AcceptError::Rejected { status, reason })
             }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use mosaic_proto::DEFAULT_MAX_MESSAGE_LEN;
+use mosaic_proto::{DEFAULT_MAX_MESSAGE_LEN, MAX_MESSAGE_LEN};
 use tungstenite::protocol::WebSocketConfig;
 
 /// Limits of the transport under a Mosaic session; every one bounded by default.
@@ -23,7 +23,9 @@ pub struct Limits {
     pub read_buffer_size: usize,
     /// Bytes the WebSocket layer gathers before writing to TLS. Default 64 KiB.
     pub write_buffer_size: usize,
-    /// After sending a close frame, how long to wait for the peer's. Default 5 s.
+    /// After sending a close frame, how long to wait for the peer's; and once
+    /// a closed connection has nothing more to send, how long its last flush
+    /// may take. Then the socket is dropped whatever the peer does. Default 5 s.
     pub close_timeout: Duration,
 }
 
@@ -40,14 +42,15 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The tungstenite configuration these limits give: messages and frames
-    /// capped at `max_message_len`, and a write buffer bounded to one message
-    /// past the gathering size.
+    /// The tungstenite configuration these limits give: received messages and
+    /// frames capped at `max_message_len`, and a write buffer bounded to one
+    /// message past the gathering size (any message we may send: the limit on
+    /// what we receive says nothing about what we send).
     pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .read_buffer_size(self.read_buffer_size)
             .write_buffer_size(self.write_buffer_size)
-            .max_write_buffer_size(self.write_buffer_size + self.max_message_len + 64)
+            .max_write_buffer_size(self.write_buffer_size + MAX_MESSAGE_LEN + 64)
             .max_message_size(Some(self.max_message_len))
             .max_frame_size(Some(self.max_message_len))
     }

@@ -18,8 +18,58 @@ use crate::{ConnectionInfo, Runtime, ServerOptions};
 pub enum Accepted<N> {
     /// A Mosaic connection, its session running.
     Mosaic(ServerConnection),
-    /// A nostr WebSocket (dual-stack mode only), with the client's TLS identity.
-    Nostr(Box<N>, mosaic_tls::PeerIdentity),
+    /// A nostr WebSocket (dual-stack mode only).
+    Nostr(NostrConnection<N>),
+}
+
+/// A nostr WebSocket handed over in dual-stack mode, with the client's TLS
+/// identity. It dereferences to the WebSocket stream, and holds the
+/// connection's place within the server's connection limit until dropped.
+pub struct NostrConnection<N> {
+    stream: Box<N>,
+    peer: mosaic_tls::PeerIdentity,
+    _hold: Box<dyn Send + Sync>,
+}
+
+impl<N> NostrConnection<N> {
+    pub(crate) fn new(
+        stream: N,
+        peer: mosaic_tls::PeerIdentity,
+        hold: impl Send + Sync + 'static,
+    ) -> Self {
+        NostrConnection {
+            stream: Box::new(stream),
+            peer,
+            _hold: Box::new(hold),
+        }
+    }
+
+    /// Who the client proved to be in the TLS handshake.
+    pub fn peer_identity(&self) -> &mosaic_tls::PeerIdentity {
+        &self.peer
+    }
+}
+
+impl<N> std::ops::Deref for NostrConnection<N> {
+    type Target = N;
+
+    fn deref(&self) -> &N {
+        &self.stream
+    }
+}
+
+impl<N> std::ops::DerefMut for NostrConnection<N> {
+    fn deref_mut(&mut self) -> &mut N {
+        &mut self.stream
+    }
+}
+
+impl<N> std::fmt::Debug for NostrConnection<N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NostrConnection")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An accepted Mosaic connection, server side: receive the client's requests

@@ -217,14 +217,21 @@ impl ClientSession {
                 max: self.config.max_open_queries,
             });
         }
-        // At most `max_open_queries` ids are taken, so a free one is near.
-        loop {
+        // An id is taken while its query is open, and also while events of
+        // it wait for the application (its Query Closed included), so that a
+        // new query never receives an old query's answers.
+        for _ in 0..=u16::MAX {
             let id = QueryId(self.next_id);
             self.next_id = self.next_id.wrapping_add(1);
-            if self.open.iter().all(|q| q.id != id) {
+            let taken = self.open.iter().any(|q| q.id == id)
+                || self.events.iter().any(|e| e.query_id() == Some(id));
+            if !taken {
                 return Ok(id);
             }
         }
+        Err(SessionError::TooManyOpenQueries {
+            max: self.config.max_open_queries,
+        })
     }
 
     fn send_query(
@@ -510,6 +517,8 @@ impl ClientSession {
     /// dropped, later ones are dropped on arrival, and a subscription is
     /// unsubscribed. The id stays taken until the server's Query Closed.
     pub fn abandon_query(&mut self, query_id: QueryId, now: Instant) {
+        // Its answers may be queued even when the query has already closed.
+        self.events.retain(|e| e.query_id() != Some(query_id));
         let Some(pending) = self.open.iter_mut().find(|q| q.id == query_id) else {
             return;
         };
@@ -518,7 +527,6 @@ impl ClientSession {
         }
         pending.abandoned = true;
         let subscription = matches!(pending.asked, Asked::Subscribe { .. });
-        self.events.retain(|e| e.query_id() != Some(query_id));
         if subscription && self.core.closed.is_none() {
             let bytes = ClientMessage::Unsubscribe { query_id }.to_bytes();
             self.core.outbound.push(Transmit::Message(bytes), now);
@@ -567,6 +575,11 @@ impl ClientSession {
         self.core.handle_oversize(len, max, now);
     }
 
+    /// Whether anything waits to be sent.
+    pub fn has_transmits(&self) -> bool {
+        !self.core.outbound.is_empty()
+    }
+
     /// Whether events wait for the application.
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
@@ -579,12 +592,18 @@ impl ClientSession {
 
     /// When [`ClientSession::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.core.poll_timeout()
+        self.core.poll_timeout(self.input_held())
+    }
+
+    /// Whether input is held back because the application lags behind.
+    fn input_held(&self) -> bool {
+        self.events.len() >= self.config.max_pending_events
     }
 
     /// Time passed: keepalive and stalled server.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.core.handle_timeout(now);
+        let held = self.input_held();
+        self.core.handle_timeout(now, held);
     }
 
     /// The next answer for the application.

@@ -53,8 +53,8 @@ impl Keepalive {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let config = self.config?;
         Some(match self.ping_sent {
-            Some(sent) => sent + config.timeout,
-            None => self.last_heard + config.interval,
+            Some(sent) => super::transmit::later(sent, config.timeout),
+            None => super::transmit::later(self.last_heard, config.interval),
         })
     }
 

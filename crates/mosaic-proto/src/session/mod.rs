@@ -268,12 +268,20 @@ impl Core {
         });
     }
 
-    /// Keepalive and stall checks.
-    fn handle_timeout(&mut self, now: Instant) {
+    /// Keepalive and stall checks. `input_held` says the transport is not
+    /// reading because the application lags: the peer cannot be heard then,
+    /// so the keepalive waits rather than blaming it.
+    fn handle_timeout(&mut self, now: Instant, input_held: bool) {
+        let stalled = self.outbound.stall_deadline().is_some_and(|d| now >= d);
         if self.closed.is_some() {
+            // Still sending what was queued before the close: a peer that
+            // stopped reading gets nothing more, and the transport can go.
+            if stalled {
+                self.outbound.clear();
+            }
             return;
         }
-        if self.outbound.stall_deadline().is_some_and(|d| now >= d) {
+        if stalled {
             self.close(
                 CloseCode::POLICY_VIOLATION,
                 "peer stopped reading",
@@ -282,9 +290,13 @@ impl Core {
             );
             return;
         }
+        if input_held {
+            self.keepalive.heard(now);
+            return;
+        }
         match self.keepalive.on_timeout(now) {
             KeepaliveAction::Nothing => {}
-            KeepaliveAction::Ping => self.outbound.push(Transmit::Ping, now),
+            KeepaliveAction::Ping => self.outbound.push_ping(now),
             KeepaliveAction::PeerGone => self.close(
                 CloseCode::GOING_AWAY,
                 "keepalive timeout",
@@ -294,11 +306,12 @@ impl Core {
         }
     }
 
-    fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&self, input_held: bool) -> Option<Instant> {
         if self.closed.is_some() {
-            return None;
+            return self.outbound.stall_deadline();
         }
-        [self.outbound.stall_deadline(), self.keepalive.deadline()]
+        let keepalive = (!input_held).then(|| self.keepalive.deadline()).flatten();
+        [self.outbound.stall_deadline(), keepalive]
             .into_iter()
             .flatten()
             .min()
@@ -334,8 +347,11 @@ pub trait Session {
     fn closed(&self) -> Option<&Closed>;
     /// Whether events wait for the application.
     fn has_events(&self) -> bool;
-    /// Bytes of messages queued for the peer.
+    /// Bytes of messages queued for the peer (each entry counting a little more).
     fn queued_bytes(&self) -> usize;
+    /// Whether anything waits to be sent. Once the session is closed and
+    /// nothing waits, the transport has nothing more to do but hear the peer.
+    fn has_transmits(&self) -> bool;
 }
 
 macro_rules! impl_session {
@@ -379,6 +395,9 @@ macro_rules! impl_session {
             }
             fn queued_bytes(&self) -> usize {
                 <$ty>::queued_bytes(self)
+            }
+            fn has_transmits(&self) -> bool {
+                <$ty>::has_transmits(self)
             }
         }
     };

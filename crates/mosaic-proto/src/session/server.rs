@@ -317,6 +317,12 @@ impl ServerSession {
         Some(query)
     }
 
+    /// Idle time counts from the last message or the end of the last query or
+    /// submission, whichever is later.
+    fn activity(&mut self, now: Instant) {
+        self.last_message = self.last_message.max(now);
+    }
+
     /// Removes an open query with this id, telling the application; whether one was open.
     fn cancel_open(&mut self, id: QueryId) -> bool {
         let Some(at) = self.open.iter().position(|q| q.query.id == id) else {
@@ -361,6 +367,11 @@ impl ServerSession {
         self.core.handle_oversize(len, max, now);
     }
 
+    /// Whether anything waits to be sent.
+    pub fn has_transmits(&self) -> bool {
+        !self.core.outbound.is_empty()
+    }
+
     /// Whether events wait for the application.
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
@@ -374,14 +385,25 @@ impl ServerSession {
     /// When [`ServerSession::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let idle = self.idle_deadline();
-        [self.core.poll_timeout(), idle].into_iter().flatten().min()
+        let held = self.input_held();
+        [self.core.poll_timeout(held), idle]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whether input is held back because the application lags behind.
+    fn input_held(&self) -> bool {
+        self.events.len() >= self.config.max_pending_events
     }
 
     fn idle_deadline(&self) -> Option<Instant> {
         if self.core.closed.is_some() || !self.open.is_empty() || !self.submissions.is_empty() {
             return None;
         }
-        self.config.idle_timeout.map(|t| self.last_message + t)
+        self.config
+            .idle_timeout
+            .map(|t| super::transmit::later(self.last_message, t))
     }
 
     /// Time passed: keepalive, stalled client, idle client.
@@ -395,7 +417,8 @@ impl ServerSession {
             );
             return;
         }
-        self.core.handle_timeout(now);
+        let held = self.input_held();
+        self.core.handle_timeout(now, held);
     }
 
     /// The next request for the application.
@@ -501,6 +524,7 @@ impl ServerSession {
         self.core.check_room(8)?;
         self.open.swap_remove(at);
         self.answer_query(query.id, code, now);
+        self.activity(now);
         Ok(())
     }
 
@@ -524,6 +548,7 @@ impl ServerSession {
         self.core.check_room(40)?;
         self.submissions.swap_remove(at);
         self.answer_submission(submission.id_prefix, code, now);
+        self.activity(now);
         Ok(())
     }
 

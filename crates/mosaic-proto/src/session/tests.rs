@@ -466,7 +466,8 @@ fn keepalive_pings_then_closes_a_silent_peer() {
 #[test]
 fn a_client_that_stops_reading_is_closed_and_its_queue_bounded() {
     let config = ServerConfig {
-        max_outbound_bytes: 1000,
+        // Four 232-byte Record messages fit, each entry counting 64 bytes more.
+        max_outbound_bytes: 4 * (232 + 64),
         stall_timeout: Duration::from_secs(30),
         keepalive: None,
         idle_timeout: None,
@@ -483,10 +484,10 @@ fn a_client_that_stops_reading_is_closed_and_its_queue_bounded() {
     }
     assert!(matches!(
         s.send_record(query, &r, t(1)),
-        Err(SessionError::QueueFull { max: 1000, .. })
+        Err(SessionError::QueueFull { max: 1184, .. })
     ));
-    assert!(s.queued_bytes() <= 1000);
-    assert!(!s.wants_input() || s.queued_bytes() < 1000);
+    assert!(s.queued_bytes() <= 1184);
+    assert!(!s.wants_input());
     assert_eq!(s.poll_timeout(), Some(t(31)));
     s.handle_timeout(t(31));
     let closed = s.closed().expect("stalled");
@@ -588,6 +589,7 @@ fn client_ids_are_never_reused_while_open() {
     for _ in 0..u16::MAX as usize - 2 {
         let id = c.get(References::default(), t(0)).expect("id");
         assert!(id != a && id != d);
+        while c.poll_transmit(t(0)).is_some() {}
         from_server(
             &mut c,
             ServerMessage::QueryClosed {
@@ -989,4 +991,165 @@ fn abandoned_submissions_drop_their_result() {
     );
     assert_eq!(c.poll_event(), None);
     assert_eq!(c.pending_submissions().count(), 0);
+}
+
+#[test]
+fn an_id_stays_taken_while_its_answers_wait_and_abandoning_clears_them() {
+    let mut c = ClientSession::new(
+        ClientConfig {
+            keepalive: None,
+            ..ClientConfig::default()
+        },
+        t(0),
+    );
+    let first = c.query(author_filter(), 0, t(0)).expect("id");
+    c.handle_binary(
+        ServerMessage::Record {
+            query_id: first,
+            record: sample_record(),
+        }
+        .to_bytes(),
+        t(0),
+    );
+    c.handle_binary(
+        ServerMessage::QueryClosed {
+            query_id: first,
+            code: QueryClosedCode::OnRequest,
+        }
+        .to_bytes(),
+        t(0),
+    );
+    assert_eq!(c.open_queries().count(), 0, "closed on the wire");
+    // Wrap the id counter round: the closed query's id is skipped while its
+    // answers wait for the application.
+    for _ in 0..u16::MAX {
+        let id = c.get(References::default(), t(0)).expect("id");
+        assert_ne!(id, first, "an id reused while its answers wait");
+        while c.poll_transmit(t(0)).is_some() {}
+        c.handle_binary(
+            ServerMessage::QueryClosed {
+                query_id: id,
+                code: QueryClosedCode::OnRequest,
+            }
+            .to_bytes(),
+            t(0),
+        );
+        assert!(c.poll_event_where(|e| e.query_id() == Some(id)).is_some());
+    }
+    // The application drops the first query's stream: its answers go, and the
+    // id is free again.
+    c.abandon_query(first, t(0));
+    assert_eq!(c.poll_event_where(|e| e.query_id() == Some(first)), None);
+    let mut reused = false;
+    for _ in 0..=u16::MAX {
+        let id = c.get(References::default(), t(0)).expect("id");
+        while c.poll_transmit(t(0)).is_some() {}
+        reused |= id == first;
+        c.handle_binary(
+            ServerMessage::QueryClosed {
+                query_id: id,
+                code: QueryClosedCode::OnRequest,
+            }
+            .to_bytes(),
+            t(0),
+        );
+        c.poll_event();
+    }
+    assert!(reused);
+}
+
+#[test]
+fn the_keepalive_waits_while_the_application_lags() {
+    let config = ClientConfig {
+        max_pending_events: 1,
+        keepalive: Some(KeepaliveConfig {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(5),
+        }),
+        ..ClientConfig::default()
+    };
+    let mut c = ClientSession::new(config, t(0));
+    let q = c.subscribe(author_filter(), 0, t(0)).expect("id");
+    while c.poll_transmit(t(0)).is_some() {}
+    c.handle_binary(
+        ServerMessage::LocallyComplete { query_id: q }.to_bytes(),
+        t(1),
+    );
+    assert!(!c.wants_input(), "the application has not taken its event");
+    assert_eq!(c.poll_timeout(), None, "no keepalive while input is held");
+    c.handle_timeout(t(100));
+    assert!(
+        c.closed().is_none(),
+        "a lagging application is not the peer's fault"
+    );
+    c.poll_event();
+    assert!(c.wants_input());
+    assert_eq!(c.poll_timeout(), Some(t(110)));
+}
+
+#[test]
+fn pings_go_ahead_of_queued_messages() {
+    let config = ServerConfig {
+        idle_timeout: None,
+        keepalive: Some(KeepaliveConfig {
+            interval: Duration::from_secs(10),
+            timeout: Duration::from_secs(5),
+        }),
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(config, t(0));
+    s.handle_binary(subscribe_msg(1, 0), t(0));
+    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    s.send_record(query, &sample_record(), t(0)).expect("room");
+    s.handle_timeout(t(10));
+    assert_eq!(s.poll_transmit(t(10)), Some(Transmit::Ping));
+}
+
+#[test]
+fn after_a_close_the_queue_still_drains_until_the_peer_stalls() {
+    let config = ServerConfig {
+        idle_timeout: None,
+        keepalive: None,
+        stall_timeout: Duration::from_secs(30),
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(config, t(0));
+    s.handle_binary(subscribe_msg(1, 0), t(0));
+    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    s.send_record(query, &sample_record(), t(0)).expect("room");
+    s.shutdown(t(1));
+    assert!(s.closed().is_some());
+    assert!(s.has_transmits());
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t(30)),
+        "the stall watch goes on after the close"
+    );
+    s.handle_timeout(t(30));
+    assert!(!s.has_transmits(), "a stalled peer gets nothing more");
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn idle_time_counts_from_the_end_of_the_last_query() {
+    let config = ServerConfig {
+        idle_timeout: Some(Duration::from_secs(60)),
+        keepalive: None,
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(config, t(0));
+    s.handle_binary(query_msg(1), t(0));
+    let Some(ServerEvent::Query { query, .. }) = s.poll_event() else {
+        panic!("expected a query");
+    };
+    s.close_query(query, QueryClosedCode::OnRequest, t(100))
+        .expect("open");
+    while s.poll_transmit(t(100)).is_some() {}
+    assert_eq!(s.poll_timeout(), Some(t(160)));
+    s.handle_timeout(t(101));
+    assert!(s.closed().is_none());
 }

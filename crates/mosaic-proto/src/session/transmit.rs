@@ -74,8 +74,21 @@ pub(crate) fn close_reason(reason: &str) -> String {
     reason[..end].to_owned()
 }
 
-/// The outbound queue: bounded in bytes, and watched for a peer that stops
-/// reading (no transmit taken for `stall_timeout` while some wait).
+/// What each queued transmit counts for besides its message bytes: its entry
+/// and the allocation behind it, so that many tiny answers cannot hold much
+/// more memory than the byte limit says.
+pub(crate) const ENTRY_COST: usize = 64;
+
+/// Adds `d` to `at`, saturating far in the future (a configured `Duration::MAX`
+/// means "never").
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d)
+        .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// The outbound queue: bounded in bytes (each entry counting
+/// [`ENTRY_COST`] more), and watched for a peer that stops reading (no
+/// transmit taken for `stall_timeout` while some wait).
 #[derive(Debug)]
 pub(crate) struct Outbound {
     queue: VecDeque<Transmit>,
@@ -97,9 +110,9 @@ impl Outbound {
         }
     }
 
-    /// Whether `len` more message bytes fit.
+    /// Whether a message of `len` bytes fits.
     pub(crate) fn has_room(&self, len: usize) -> bool {
-        self.queue.is_empty() || self.bytes + len <= self.max_bytes
+        self.queue.is_empty() || self.bytes + len + ENTRY_COST <= self.max_bytes
     }
 
     /// Whether the queue is below its limit (so reading more input is fine).
@@ -114,13 +127,23 @@ impl Outbound {
         if self.queue.is_empty() {
             self.progress_at = Some(now);
         }
-        self.bytes += transmit.message_len();
+        self.bytes += transmit.message_len() + ENTRY_COST;
         self.queue.push_back(transmit);
+    }
+
+    /// Queues a keepalive ping ahead of the messages (control frames may go
+    /// between messages), so that its timeout measures the peer, not our queue.
+    pub(crate) fn push_ping(&mut self, now: Instant) {
+        if self.queue.is_empty() {
+            self.progress_at = Some(now);
+        }
+        self.bytes += ENTRY_COST;
+        self.queue.push_front(Transmit::Ping);
     }
 
     pub(crate) fn pop(&mut self, now: Instant) -> Option<Transmit> {
         let transmit = self.queue.pop_front()?;
-        self.bytes -= transmit.message_len();
+        self.bytes -= transmit.message_len() + ENTRY_COST;
         self.progress_at = if self.queue.is_empty() {
             None
         } else {
@@ -131,7 +154,12 @@ impl Outbound {
 
     /// When the queue counts as stalled, if transmits are waiting.
     pub(crate) fn stall_deadline(&self) -> Option<Instant> {
-        self.progress_at.map(|at| at + self.stall_timeout)
+        self.progress_at.map(|at| later(at, self.stall_timeout))
+    }
+
+    /// Whether anything waits to be sent.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
     }
 
     pub(crate) fn max_bytes(&self) -> usize {
@@ -156,18 +184,27 @@ mod tests {
     #[test]
     fn queue_counts_bytes_and_tracks_progress() {
         let t0 = Instant::now();
-        let mut out = Outbound::new(16, Duration::from_secs(5));
+        let mut out = Outbound::new(16 + 2 * ENTRY_COST, Duration::from_secs(5));
         assert!(out.has_room(100), "an empty queue takes any one message");
         out.push(Transmit::Message(Bytes::from_static(&[0; 10])), t0);
-        assert_eq!(out.queued_bytes(), 10);
+        assert_eq!(out.queued_bytes(), 10 + ENTRY_COST);
+        // 16 bytes of messages fit, each entry counting ENTRY_COST more.
         assert!(out.has_room(6));
         assert!(!out.has_room(7));
         assert_eq!(out.stall_deadline(), Some(t0 + Duration::from_secs(5)));
-        out.push(Transmit::Ping, t0);
+        out.push(
+            Transmit::Close {
+                code: crate::CloseCode::NORMAL,
+                reason: String::new(),
+            },
+            t0,
+        );
+        out.push_ping(t0);
         let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(out.pop(t1), Some(Transmit::Ping), "pings go first");
         assert!(matches!(out.pop(t1), Some(Transmit::Message(_))));
         assert_eq!(out.stall_deadline(), Some(t1 + Duration::from_secs(5)));
-        assert_eq!(out.pop(t1), Some(Transmit::Ping));
+        assert!(matches!(out.pop(t1), Some(Transmit::Close { .. })));
         assert_eq!(out.stall_deadline(), None);
         assert_eq!(out.queued_bytes(), 0);
     }
