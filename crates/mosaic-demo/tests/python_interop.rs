@@ -133,6 +133,10 @@ fn join_text(handle: JoinHandle<String>) -> String {
 fn run_python(args: &[&str], limit: Duration) -> String {
     let child = ChildGuard::spawn(args, Stdio::null());
     let (status, out, err) = child.wait(limit);
+    let args = match args {
+        ["-c", ..] => vec!["-c", "<package check>"],
+        _ => args.to_vec(),
+    };
     match status {
         None => panic!(
             "python3 {args:?} took longer than {limit:?} and was killed\nstdout:\n{out}\nstderr:\n{err}"
@@ -274,10 +278,34 @@ fn python_client_against_our_server(client_args: &[&str], expected: Option<&str>
             _ => None,
         })
         .collect();
-    // Six handshake checks and the exchange; the missing subprotocol and the
-    // wrong pin are refused.
-    assert_eq!(accepted.len(), 7, "{reports:?}");
-    assert_eq!(refused.len(), 2, "{reports:?}");
+    let (upgraded, refused_expected) = out
+        .lines()
+        .find_map(|line| {
+            let rest = line.strip_prefix("connections ")?;
+            let (up, rest) = rest.split_once(" upgraded, ")?;
+            let refused = rest.strip_suffix(" refused")?;
+            Some((up.parse::<usize>().ok()?, refused.parse::<usize>().ok()?))
+        })
+        .expect("the client reports its connections");
+    // The handshake checks, the bad peers and the exchange were accepted;
+    // the missing subprotocol and the wrong pin refused.
+    assert_eq!(accepted.len(), upgraded, "{reports:?}");
+    assert_eq!(refused.len(), refused_expected, "{reports:?}");
+    // What the bad peers got, as the server saw it.
+    let closes: Vec<u16> = reports
+        .iter()
+        .filter_map(|r| match r {
+            Report::Closed(closed) => Some(closed.code.0),
+            _ => None,
+        })
+        .collect();
+    for (code, times) in [(1003, 1), (1002, 2), (1009, 1)] {
+        assert_eq!(
+            closes.iter().filter(|&&c| c == code).count(),
+            times,
+            "closes with {code}: {closes:?}"
+        );
+    }
     for peer in accepted {
         match (peer, expected) {
             (PeerIdentity::Anonymous, None) => {}
@@ -384,7 +412,7 @@ impl PythonServer {
     fn stop(mut self) -> String {
         drop(self.stdin.take());
         let (status, out, err) = self.child.wait(Duration::from_secs(15));
-        eprintln!("server.py stderr:\n{err}");
+        eprintln!("server.py stdout:\n{out}\nserver.py stderr:\n{err}");
         assert!(
             status.is_some_and(|s| s.success()),
             "server.py ended with {status:?}\n{out}\n{err}"
@@ -454,6 +482,10 @@ fn our_tokio_client_against_python_server() {
     assert_eq!(transcript.matches("← Submission Result OK").count(), 2);
     assert!(!transcript.contains("invalid record"), "{transcript}");
 
+    // Idle for a while: the server's keepalive pings (every 0.2 s, 2 s to
+    // answer) must be answered by our client's connection task.
+    std::thread::sleep(Duration::from_millis(2500));
+
     // The Python validator on records signed by our crate: a tampered one
     // is refused, FROM_AUTHOR needs authentication the Python server never
     // asks for, a duplicate is reported.
@@ -515,6 +547,32 @@ fn our_tokio_client_against_python_server() {
         summary.contains("stored 3 records"),
         "server.py summary: {summary}"
     );
+    assert!(summary.contains("TLS versions ['TLSv1.3']"), "{summary}");
+    let ponged: usize = summary
+        .split("pings answered on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("server.py summary without pings: {summary}"));
+    assert!(ponged >= 1, "our client answered no ping: {summary}");
+
+    // TLS 1.2 (our client offers 1.2 and 1.3; this server only 1.2).
+    let server = PythonServer::start(&["--tls12-only"]);
+    let tls = ClientTls::builder_from_mopub(&server.mopub)
+        .expect("mopub")
+        .build()
+        .expect("tls");
+    let client = connect(&server.url, &ClientOptions::new(tls)).expect("connects over TLS 1.2");
+    let mut transcript = Vec::new();
+    OnTokio
+        .block_on_for(
+            Duration::from_secs(60),
+            script::run(&client, &author, &mut transcript),
+        )
+        .expect("the example exchange over TLS 1.2");
+    drop(client);
+    let summary = server.stop();
+    assert!(summary.contains("TLS versions ['TLSv1.2']"), "{summary}");
 }
 
 #[test]

@@ -68,6 +68,10 @@ def passed(what):
     print(f"ok   {what}", flush=True)
 
 
+UPGRADED = [0]  # connections the server must have accepted
+REFUSED = [0]  # connections the server must have refused
+
+
 def open_ws(url, context, extensions=None, header="X-Mosaic-Extensions", subprotocols=("mosaic2024",)):
     headers = [(header, extensions)] if extensions is not None else []
     return connect(
@@ -78,6 +82,10 @@ def open_ws(url, context, extensions=None, header="X-Mosaic-Extensions", subprot
         proxy=None,
         open_timeout=STEP,
         close_timeout=STEP,
+        # Keepalive pings every 0.2 s: the server must answer each with a
+        # pong within 2 s or websockets closes the connection (1011).
+        ping_interval=0.2,
+        ping_timeout=2,
         max_size=(1 << 20) + 8,
     )
 
@@ -179,12 +187,46 @@ def handshake_checks(url, context, service_url):
         check(ws.subprotocol == "mosaic2024", f"subprotocol {ws.subprotocol!r}")
     passed("offered 'chat, mosaic2024': mosaic2024 picked")
 
+    tls12 = tlskeys.client_context(context.pinned, *context.identity_files)
+    tls12.minimum_version = ssl.TLSVersion.TLSv1_2
+    tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+    with open_ws(url, tls12) as ws:
+        check(ws.socket.version() == "TLSv1.2", f"TLS version {ws.socket.version()}")
+        print(f"     TLS 1.2 cipher {ws.socket.cipher()[0]}")
+    passed("TLS 1.2 (offered by default next to 1.3) with the ed25519 certificate")
+    UPGRADED[0] += 7
+
     try:
         with open_ws(url, context, subprotocols=None):
             raise CheckFailed("an upgrade without subprotocol was accepted")
     except InvalidStatus as e:
         check(e.response.status_code == 400, f"no subprotocol: status {e.response.status_code}")
+    REFUSED[0] += 1
     passed("no subprotocol: HTTP 400")
+
+
+def bad_peer_checks(url, context):
+    """What a misbehaving client gets, each on a connection of its own."""
+    cases = [
+        ("a text message", "hello", 1003),
+        ("a server message type (Locally Complete)", mosaic.encode_locally_complete(1), 1002),
+        ("a LENGTH field that does not match", b"\x04\x09\x00\x00\x01\x00\x00\x00", 1002),
+        # One byte over the largest record: the message is 1 MiB + 9 bytes.
+        ("a message over 1 MiB + 8 bytes", mosaic.encode_submission(bytes((1 << 20) + 1)), 1009),
+    ]
+    for what, message, code in cases:
+        with open_ws(url, context) as ws:
+            UPGRADED[0] += 1
+            ws.send(message)
+            try:
+                data = ws.recv(timeout=STEP)
+                raise CheckFailed(f"{what}: got {data!r} instead of a close")
+            except TimeoutError:
+                raise CheckFailed(f"{what}: not closed within {STEP} s") from None
+            except websockets.exceptions.ConnectionClosed as e:
+                got = e.rcvd.code if e.rcvd else None
+                check(got == code, f"{what}: close code {got}, expected {code}")
+        passed(f"{what}: closed with {code}")
 
 
 def wrong_pin_check(url):
@@ -194,6 +236,7 @@ def wrong_pin_check(url):
             raise CheckFailed("connected although another key was pinned")
     except tlskeys.PinnedKeyMismatch as e:
         check("is not the pinned" in str(e), str(e))
+    REFUSED[0] += 1
     passed("another pinned key: refused after the TLS handshake, before the upgrade")
 
 
@@ -215,6 +258,7 @@ def exchange(url, context, secret, authenticated):
         return record
 
     with open_ws(url, context, extensions=SUPPORTED) as ws:
+        UPGRADED[0] += 1
         peer = Peer(ws)
         sub = 1
         peer.send(mosaic.encode_subscribe(sub, 0, mosaic.make_filter(mosaic.author_keys(me))))
@@ -259,6 +303,25 @@ def exchange(url, context, secret, authenticated):
                         unordered=[mosaic.encode_submission_result(mosaic.OK, record[64:96]),
                                    mosaic.encode_record(sub, record)])
             stored.append(record)
+        fragmented = make("sent in three WebSocket frames", other, 20)
+        message = mosaic.encode_submission(fragmented)
+        ws.send([message[:5], message[5:100], message[100:]])  # one message, fragmented
+        peer.expect("a Submission in three frames (continuations): OK and live",
+                    unordered=[mosaic.encode_submission_result(mosaic.OK, fragmented[64:96]),
+                               mosaic.encode_record(sub, fragmented)])
+        stored.append(fragmented)
+
+        counter[0] += 1
+        ts = mosaic.record_timestamp(now - 10 * 1_000_000_000)
+        largest, _, _ = mosaic.build_record(secret, me, other, bytes([0x80 | counter[0]]) + os.urandom(7), ts,
+                                            payload=os.urandom(mosaic.MAX_RECORD_LEN - mosaic.HEADER_LEN))
+        check(len(largest) == mosaic.MAX_RECORD_LEN, "a record of 1 MiB")
+        peer.send(mosaic.encode_submission(largest))
+        peer.expect("the largest record (1 MiB; its messages 1 MiB + 8 bytes): OK and live",
+                    unordered=[mosaic.encode_submission_result(mosaic.OK, largest[64:96]),
+                               mosaic.encode_record(sub, largest)])
+        stored.append(largest)
+
         peer.send(mosaic.encode_submission(c))
         result = peer.recv(what="the answer to a duplicate")
         check(result in (mosaic.encode_submission_result(mosaic.DUPLICATE, c[64:96]),
@@ -322,6 +385,8 @@ def exchange(url, context, secret, authenticated):
         stored.append(after)
         peer.expect_nothing("nothing more on the closed subscription")
 
+        check(ws.latency > 0, "no keepalive ping was answered")
+        passed(f"keepalive pings answered (latency {ws.latency * 1000:.1f} ms)")
         ws.close()
         check(ws.close_code == 1000 or ws.close_code is None or ws.close_code == 1005,
               f"close code {ws.close_code}")
@@ -360,6 +425,7 @@ def main():
               f" against {args.url} ({args.mopub})", flush=True)
         handshake_checks(args.url, context, args.service_url)
         wrong_pin_check(args.url)
+        bad_peer_checks(args.url, context)
         stored = exchange(args.url, context, secret, authenticated=bool(args.cert))
     except CheckFailed as e:
         print(f"FAIL: {e}", file=sys.stderr)
@@ -369,6 +435,7 @@ def main():
         return 1
     for record in stored:
         print(f"stored {record[64:112].hex()}")
+    print(f"connections {UPGRADED[0]} upgraded, {REFUSED[0]} refused")
     print(f"PASS: {len(CHECKS)} checks")
     return 0
 

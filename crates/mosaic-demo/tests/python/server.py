@@ -15,7 +15,9 @@ every client is anonymous.
 
 When listening it prints one line, `MOPUB0KEY PORT`, to stdout. It stops by
 itself after --lifetime seconds (default 120) or when its standard input
-closes, and then prints `stored N records, served M connections`.
+closes, and then prints `stored N records, served M connections, TLS
+versions [...], pings answered on K` (K: connections whose client answered
+one of the keepalive pings sent every 0.2 s).
 """
 
 import argparse
@@ -74,6 +76,8 @@ class Store:
         # held while the stored ones are still being sent, or None]
         self.subscribers = {}
         self.connections = 0
+        self.tls_versions = set()
+        self.ponged = 0
 
     def newest_first(self, elements, limit):
         matching = [
@@ -237,6 +241,8 @@ async def main_async(args, stop):
         cert_path, key_path = tlskeys.write_identity(directory, secret)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if args.tls12_only:
+            context.maximum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(cert_path, key_path)
 
     def process_response(connection, request, response):
@@ -250,9 +256,13 @@ async def main_async(args, stop):
 
     async def handler(ws):
         peer = ws.remote_address
-        log(f"connection from {peer}: subprotocol {ws.subprotocol}, "
+        tls = ws.transport.get_extra_info("ssl_object")
+        store.tls_versions.add(tls.version())
+        log(f"connection from {peer}: {tls.version()}, subprotocol {ws.subprotocol}, "
             f"{EXTENSIONS_HEADER} {ws.response.headers.get(EXTENSIONS_HEADER)}")
         await Protocol(store, ws).run()
+        if ws.latency > 0:  # set when a pong answered one of our pings
+            store.ponged += 1
 
     async with serve(
         handler,
@@ -264,6 +274,10 @@ async def main_async(args, stop):
         compression=None,
         max_size=(1 << 20) + 8,
         open_timeout=10,
+        # Keepalive pings every 0.2 s: a client that does not answer with a
+        # pong within 2 s is closed (1011).
+        ping_interval=0.2,
+        ping_timeout=2,
     ) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"{mopub} {port}", flush=True)
@@ -272,7 +286,8 @@ async def main_async(args, stop):
             log("standard input closed: stopping")
         except asyncio.TimeoutError:
             log(f"lifetime of {args.lifetime} s over: stopping")
-    print(f"stored {len(store.records)} records, served {store.connections} connections", flush=True)
+    print(f"stored {len(store.records)} records, served {store.connections} connections, "
+          f"TLS versions {sorted(store.tls_versions)}, pings answered on {store.ponged}", flush=True)
 
 
 def main():
@@ -280,6 +295,7 @@ def main():
     parser.add_argument("--extensions", help="';'-separated names this server supports")
     parser.add_argument("--service-url")
     parser.add_argument("--lifetime", type=float, default=120.0)
+    parser.add_argument("--tls12-only", action="store_true", help="refuse TLS 1.3")
     args = parser.parse_args()
 
     loop = asyncio.new_event_loop()

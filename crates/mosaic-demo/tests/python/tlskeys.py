@@ -93,6 +93,7 @@ class PinningContext(ssl.SSLContext):
     socket on a mismatch."""
 
     pinned = None
+    identity_files = (None, None)
 
     def wrap_socket(self, sock, *args, **kwargs):
         tls = super().wrap_socket(sock, *args, **kwargs)
@@ -118,6 +119,7 @@ class PinningContext(ssl.SSLContext):
 def client_context(pinned_key, cert_path=None, key_path=None):
     context = PinningContext(ssl.PROTOCOL_TLS_CLIENT)
     context.pinned = pinned_key
+    context.identity_files = (cert_path, key_path)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     context.minimum_version = ssl.TLSVersion.TLSv1_3
