@@ -513,6 +513,23 @@ fn our_tokio_client_against_python_server() {
         .block_on(client.submit(from_author))
         .expect("answered");
     assert_eq!(code, SubmissionResultCode::RejectedRequiresAuthn);
+    // The largest record (1 MiB; its Submission and Record messages are
+    // 1 MiB + 8 bytes) there and back.
+    let text = "x".repeat(1024 * 1024 - 208);
+    let largest = note(&author, &text, record_now());
+    assert_eq!(largest.len(), 1024 * 1024);
+    let code = OnTokio
+        .block_on(client.submit(largest.clone()))
+        .expect("answered");
+    assert_eq!(code, SubmissionResultCode::Ok);
+    let references =
+        References::from_refs(&[mosaic_proto::Reference::Id(largest.id())]).expect("one ID");
+    let records = OnTokio.block_on(client.get(references)).expect("sent");
+    let got = OnTokio
+        .block_on(records.collect_all())
+        .expect("the Get is answered");
+    assert_eq!(got, vec![largest]);
+
     client.close(mosaic_proto::CloseCode::NORMAL, "done");
     let closed = OnTokio.block_on(client.closed());
     assert_eq!(closed.code, mosaic_proto::CloseCode::NORMAL, "{closed}");
@@ -542,9 +559,9 @@ fn our_tokio_client_against_python_server() {
     assert!(error.to_string().contains("mopub0"), "{error}");
 
     let summary = server.stop();
-    // The exchange stored two notes, the checks above one more.
+    // The exchange stored two notes, the checks above two more.
     assert!(
-        summary.contains("stored 3 records"),
+        summary.contains("stored 4 records"),
         "server.py summary: {summary}"
     );
     assert!(summary.contains("TLS versions ['TLSv1.3']"), "{summary}");
