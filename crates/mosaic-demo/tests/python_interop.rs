@@ -58,6 +58,8 @@ impl ChildGuard {
         let child = Command::new(python())
             .args(args)
             .current_dir(python_dir())
+            // No __pycache__ left in the source tree.
+            .env("PYTHONDONTWRITEBYTECODE", "1")
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
