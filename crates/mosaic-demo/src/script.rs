@@ -143,6 +143,9 @@ pub async fn run(
             "← Submission Result {code}{:>22}",
             ms(started.elapsed())
         )?;
+        if code != mosaic_proto::SubmissionResultCode::Ok {
+            return Err(format!("the server did not store the record: {code}").into());
+        }
         let live = subscription.next().await;
         match live {
             Some(Ok(SubscriptionEvent::Record(r))) => {
