@@ -271,7 +271,15 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         };
         let deadline = [deadline, self.linger_until].into_iter().flatten().min();
         let Some(deadline) = deadline else {
-            self.timer = None;
+            // Nothing to wait for. An armed timer is kept, not dropped: it
+            // wakes the driver once for nothing, where dropping it and arming
+            // a new one each time the queue fills and empties registers a
+            // timer per message (and the runtime wakes its I/O driver for it).
+            if let Some((_, sleep)) = self.timer.as_mut()
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                self.timer = None;
+            }
             return false;
         };
         // Re-arm only for an earlier deadline: a later one (the keepalive moving
