@@ -19,7 +19,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use mosaic_benches::e2e::raw::{AsyncStdRt, Rt, TokioRt};
 use mosaic_benches::e2e::stats::{Paired, median, quantile, range};
-use mosaic_benches::e2e::{Fixture, bounded, machine, quick, record_of_len, ws_config};
+use mosaic_benches::e2e::{
+    Fixture, bounded, machine, quick, record_of_len, tokio_workers, ws_config,
+};
 use mosaic_proto::session::ServerEvent;
 use mosaic_proto::{
     ClientMessage, QueryClosedCode, QueryId, Record, Reference, References, ServerMessage,
@@ -40,10 +42,16 @@ fn main() {
     let fixture = Fixture::new();
     let only = std::env::var("MOSAIC_BENCH_RUNTIME").ok();
     if only.as_deref().is_none_or(|r| r == "tokio") {
-        run(TokioRt::new(2), &fixture, blocks, per_block);
+        let (server, client) = tokio_workers();
+        run(
+            TokioRt::new(server, client),
+            fixture.clone(),
+            blocks,
+            per_block,
+        );
     }
     if only.as_deref().is_none_or(|r| r == "async-std") {
-        run(AsyncStdRt, &fixture, blocks, per_block);
+        run(AsyncStdRt, fixture.clone(), blocks, per_block);
     }
 }
 
@@ -53,33 +61,12 @@ enum RawMode {
     SameBytes = 1,
 }
 
-fn run<R: Rt>(rt: R, fixture: &Fixture, blocks: usize, per_block: usize) {
+fn run<R: Rt>(rt: R, fixture: Fixture, blocks: usize, per_block: usize) {
     let rt2 = rt.clone();
     rt.block_on(async move {
         let rt = rt2;
         let record = record_of_len(RECORD_LEN, 7);
 
-        let server = Server::bind_on(rt.mosaic(), "127.0.0.1:0", fixture.server_options(16))
-            .await
-            .expect("bind");
-        let url = format!("wss://{}/", server.local_addr().expect("addr"));
-        let served = Arc::new(record.clone());
-        rt.spawn(async move {
-            let _ = server
-                .serve(
-                    move |accepted| answer_gets(accepted, served.clone()),
-                    |remote, error| eprintln!("mosaic accept {remote}: {error}"),
-                )
-                .await;
-        });
-        let client = mosaic_ws::connect_on(rt.mosaic(), &url, &fixture.client_options())
-            .await
-            .expect("mosaic connect");
-
-        let listener = rt.listen("127.0.0.1:0").await.expect("listen");
-        let raw_addr = R::local_addr(&listener);
-        let tls = fixture.server_config();
-        let rt3 = rt.clone();
         let answer = [
             ServerMessage::Record {
                 query_id: QueryId(0),
@@ -92,17 +79,43 @@ fn run<R: Rt>(rt: R, fixture: &Fixture, blocks: usize, per_block: usize) {
             }
             .to_bytes(),
         ];
-        rt.spawn(async move {
-            while let Ok(tcp) = R::accept(&listener).await {
-                let tls = tls.clone();
-                let answer = answer.clone();
+        let served = Arc::new(record.clone());
+        let (options, tls) = (fixture.server_options(16), fixture.server_config());
+        let rt3 = rt.clone();
+        let (url, raw_addr) = rt
+            .on_server(async move {
+                let server = Server::bind_on(rt3.mosaic(), "127.0.0.1:0", options)
+                    .await
+                    .expect("bind");
+                let url = format!("wss://{}/", server.local_addr().expect("addr"));
                 rt3.spawn(async move {
-                    if let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await {
-                        raw_server(ws, answer).await;
+                    let _ = server
+                        .serve(
+                            move |accepted| answer_gets(accepted, served.clone()),
+                            |remote, error| eprintln!("mosaic accept {remote}: {error}"),
+                        )
+                        .await;
+                });
+                let listener = rt3.listen("127.0.0.1:0").await.expect("listen");
+                let raw_addr = R::local_addr(&listener);
+                let rt4 = rt3.clone();
+                rt3.spawn(async move {
+                    while let Ok(tcp) = R::accept(&listener).await {
+                        let tls = tls.clone();
+                        let answer = answer.clone();
+                        rt4.spawn(async move {
+                            if let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await {
+                                raw_server(ws, answer).await;
+                            }
+                        });
                     }
                 });
-            }
-        });
+                (url, raw_addr)
+            })
+            .await;
+        let client = mosaic_ws::connect_on(rt.mosaic(), &url, &fixture.client_options())
+            .await
+            .expect("mosaic connect");
         let mut echo = R::connect(raw_addr, fixture.client_config(), ws_config())
             .await
             .expect("raw connect");
@@ -127,6 +140,18 @@ fn run<R: Rt>(rt: R, fixture: &Fixture, blocks: usize, per_block: usize) {
         raw_block(&mut echo, &echo_request, 1, 200).await;
         raw_block(&mut same, &same_request, 2, 200).await;
 
+        // For profiling one side alone: MOSAIC_BENCH_SIDE=ours or base.
+        match std::env::var("MOSAIC_BENCH_SIDE").as_deref() {
+            Ok("ours") => {
+                mosaic_block(&client, &references, blocks * per_block).await;
+                return;
+            }
+            Ok("base") => {
+                raw_block(&mut same, &same_request, 2, blocks * per_block).await;
+                return;
+            }
+            _ => {}
+        }
         let (mut ours, mut echoes, mut sames) = (Vec::new(), Vec::new(), Vec::new());
         let (mut vs_echo, mut vs_same) = (Paired::default(), Paired::default());
         for _ in 0..blocks {
@@ -222,9 +247,7 @@ async fn answer_gets<W: WebSocket>(accepted: Accepted<W>, record: Arc<Record>) {
     while let Some(event) = receiver.recv().await {
         if let ServerEvent::Get { query, .. } = event {
             let _ = sender.send_record(query, &record).await;
-            let _ = sender
-                .close_query(query, QueryClosedCode::OnRequest)
-                .await;
+            let _ = sender.close_query(query, QueryClosedCode::OnRequest).await;
         }
     }
 }

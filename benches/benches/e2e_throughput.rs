@@ -4,8 +4,8 @@
 //! Mosaic: the server answers a Query with N records through
 //! `ServerSender::send_record`, then Query Closed; the client reads them from
 //! `ClientConnection::query`'s stream (decoding and checking each against the
-//! filter, as a client does). Baseline: the same message bytes (8-byte header
-//! + record) fed as binary messages to tokio-tungstenite over tokio-rustls
+//! filter, as a client does). Baseline: the same message bytes (an 8-byte
+//! header and the record) fed as binary messages to tokio-tungstenite over tokio-rustls
 //! (async-tungstenite over futures-rustls), same rustls configurations and
 //! WebSocket configuration, flushed every 64 KiB and at the end; the client
 //! reads them with `StreamExt::next`. Rounds alternate Mosaic and baseline.
@@ -20,7 +20,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use mosaic_benches::e2e::raw::{AsyncStdRt, Rt, TokioRt};
 use mosaic_benches::e2e::stats::Paired;
-use mosaic_benches::e2e::{Fixture, bounded, filter, machine, quick, record_of_len, ws_config};
+use mosaic_benches::e2e::{
+    Fixture, bounded, filter, machine, quick, record_of_len, tokio_workers, ws_config,
+};
 use mosaic_proto::session::ServerEvent;
 use mosaic_proto::{QueryClosedCode, QueryId, Record, ServerMessage};
 use mosaic_ws::{Accepted, ClientConnection, Server, WebSocket};
@@ -47,52 +49,59 @@ fn main() {
     let fixture = Fixture::new();
     let only = std::env::var("MOSAIC_BENCH_RUNTIME").ok();
     if only.as_deref().is_none_or(|r| r == "tokio") {
-        run(TokioRt::new(2), &fixture, rounds, quick);
+        let (server, client) = tokio_workers();
+        run(TokioRt::new(server, client), fixture.clone(), rounds, quick);
     }
     if only.as_deref().is_none_or(|r| r == "async-std") {
-        run(AsyncStdRt, &fixture, rounds, quick);
+        run(AsyncStdRt, fixture.clone(), rounds, quick);
     }
 }
 
-fn run<R: Rt>(rt: R, fixture: &Fixture, rounds: usize, quick: bool) {
+fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, quick: bool) {
     let rt2 = rt.clone();
     rt.block_on(async move {
         let rt = rt2;
         let job: Job = Arc::new(Mutex::new((record_of_len(256, 0), 0)));
 
-        // The Mosaic server and client.
-        let server = Server::bind_on(rt.mosaic(), "127.0.0.1:0", fixture.server_options(16))
-            .await
-            .expect("bind");
-        let url = format!("wss://{}/", server.local_addr().expect("addr"));
+        // The servers, on the server side.
         let served = job.clone();
-        rt.spawn(async move {
-            let _ = server
-                .serve(
-                    move |accepted| stream_records(accepted, served.clone()),
-                    |remote, error| eprintln!("mosaic accept {remote}: {error}"),
-                )
-                .await;
-        });
+        let (options, tls) = (fixture.server_options(16), fixture.server_config());
+        let rt3 = rt.clone();
+        let (url, raw_addr) = rt
+            .on_server(async move {
+                let server = Server::bind_on(rt3.mosaic(), "127.0.0.1:0", options)
+                    .await
+                    .expect("bind");
+                let url = format!("wss://{}/", server.local_addr().expect("addr"));
+                rt3.spawn(async move {
+                    let _ = server
+                        .serve(
+                            move |accepted| stream_records(accepted, served.clone()),
+                            |remote, error| eprintln!("mosaic accept {remote}: {error}"),
+                        )
+                        .await;
+                });
+                let listener = rt3.listen("127.0.0.1:0").await.expect("listen");
+                let raw_addr = R::local_addr(&listener);
+                let rt4 = rt3.clone();
+                rt3.spawn(async move {
+                    while let Ok(tcp) = R::accept(&listener).await {
+                        let tls = tls.clone();
+                        rt4.spawn(async move {
+                            if let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await {
+                                raw_server(ws).await;
+                            }
+                        });
+                    }
+                });
+                (url, raw_addr)
+            })
+            .await;
+
+        // The clients, on the client side.
         let client = mosaic_ws::connect_on(rt.mosaic(), &url, &fixture.client_options())
             .await
             .expect("mosaic connect");
-
-        // The raw server and client.
-        let listener = rt.listen("127.0.0.1:0").await.expect("listen");
-        let raw_addr = R::local_addr(&listener);
-        let tls = fixture.server_config();
-        let rt3 = rt.clone();
-        rt.spawn(async move {
-            while let Ok(tcp) = R::accept(&listener).await {
-                let tls = tls.clone();
-                rt3.spawn(async move {
-                    if let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await {
-                        raw_server(ws).await;
-                    }
-                });
-            }
-        });
         let mut raw = R::connect(raw_addr, fixture.client_config(), ws_config())
             .await
             .expect("raw connect");
@@ -191,9 +200,7 @@ async fn stream_records<W: WebSocket>(accepted: Accepted<W>, job: Job) {
                     return;
                 }
             }
-            let _ = sender
-                .close_query(query, QueryClosedCode::OnRequest)
-                .await;
+            let _ = sender.close_query(query, QueryClosedCode::OnRequest).await;
         }
     }
 }

@@ -65,7 +65,11 @@ pub struct Fixture {
 impl Fixture {
     /// A fresh identity and its configurations.
     pub fn new() -> Fixture {
-        let identity = Identity::generate().expect("identity");
+        Fixture::from_identity(Identity::generate().expect("identity"))
+    }
+
+    /// The configurations for `identity` (so that two processes agree).
+    pub fn from_identity(identity: Identity) -> Fixture {
         let key = identity.public_key();
         let server_tls = ServerTls::builder(identity)
             .versions(TlsVersions::Tls13Only)
@@ -203,4 +207,17 @@ fn futures_channel_oneshot() -> (
     tokio::sync::oneshot::Receiver<()>,
 ) {
     tokio::sync::oneshot::channel()
+}
+
+/// The tokio runtimes' worker threads, server side and client side:
+/// `MOSAIC_BENCH_WORKERS=server,client` (default `1,1`: like two
+/// single-threaded processes sharing the machine's two cores).
+pub fn tokio_workers() -> (usize, usize) {
+    std::env::var("MOSAIC_BENCH_WORKERS")
+        .ok()
+        .and_then(|v| {
+            let (s, c) = v.split_once(',')?;
+            Some((s.trim().parse().ok()?, c.trim().parse().ok()?))
+        })
+        .unwrap_or((1, 1))
 }

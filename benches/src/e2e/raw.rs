@@ -31,10 +31,21 @@ pub trait Rt: Clone + Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// The Mosaic transport.
     fn mosaic(&self) -> Self::Mosaic;
-    /// Runs a future to completion on this runtime.
-    fn block_on<F: Future>(&self, future: F) -> F::Output;
-    /// Runs a task in the background.
+    /// Runs a future to completion as a task of this runtime's client side
+    /// (so that the client application shares its worker with the
+    /// connection drivers it starts, as a task of a real client would).
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+    /// Runs a task in the background on the server side.
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static);
+    /// Runs `future` on the server side (where sockets it makes belong) and
+    /// gives its output.
+    fn on_server<F>(&self, future: F) -> impl Future<Output = F::Output> + Send
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
 
     /// Listens on `addr`.
     fn listen(&self, addr: &str) -> impl Future<Output = io::Result<Self::Listener>> + Send;
@@ -64,20 +75,31 @@ fn server_name(addr: SocketAddr) -> ServerName<'static> {
     ServerName::IpAddress(addr.ip().into())
 }
 
-/// tokio on a multi-threaded runtime of two workers (the machine's cores).
+/// tokio: the server side on one runtime, the client side on another, as if
+/// they were two processes on the same machine.
 #[derive(Clone, Debug)]
-pub struct TokioRt(Arc<tokio::runtime::Runtime>);
+pub struct TokioRt {
+    server: Arc<tokio::runtime::Runtime>,
+    client: Arc<tokio::runtime::Runtime>,
+}
 
 impl TokioRt {
-    /// A runtime with `workers` worker threads.
-    pub fn new(workers: usize) -> TokioRt {
-        TokioRt(Arc::new(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(workers)
-                .enable_all()
-                .build()
-                .expect("tokio runtime"),
-        ))
+    /// A server runtime with `server_workers` worker threads and a client
+    /// runtime with `client_workers`.
+    pub fn new(server_workers: usize, client_workers: usize) -> TokioRt {
+        let runtime = |workers| {
+            Arc::new(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(workers)
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime"),
+            )
+        };
+        TokioRt {
+            server: runtime(server_workers),
+            client: runtime(client_workers),
+        }
     }
 }
 
@@ -98,12 +120,25 @@ impl Rt for TokioRt {
         mosaic_ws_tokio::Tokio
     }
 
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        self.0.block_on(future)
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let task = self.client.spawn(future);
+        self.client.block_on(task).expect("client task")
     }
 
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
-        self.0.spawn(future);
+        self.server.spawn(future);
+    }
+
+    async fn on_server<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.server.spawn(future).await.expect("server task")
     }
 
     async fn listen(&self, addr: &str) -> io::Result<Self::Listener> {
@@ -172,12 +207,24 @@ impl Rt for AsyncStdRt {
         mosaic_ws_async_std::AsyncStd::default()
     }
 
-    fn block_on<F: Future>(&self, future: F) -> F::Output {
-        async_std::task::block_on(future)
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        async_std::task::block_on(async_std::task::spawn(future))
     }
 
     fn spawn(&self, future: impl Future<Output = ()> + Send + 'static) {
         drop(async_std::task::spawn(future));
+    }
+
+    async fn on_server<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        async_std::task::spawn(future).await
     }
 
     async fn listen(&self, addr: &str) -> io::Result<Self::Listener> {
