@@ -631,7 +631,7 @@ impl ClientSession {
 
     /// How the connection ended, once a close is decided or received.
     pub fn closed(&self) -> Option<&super::Closed> {
-        self.core.closed.as_ref()
+        self.core.closed.as_deref()
     }
 
     /// The queries open now.
