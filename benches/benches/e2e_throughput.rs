@@ -28,12 +28,12 @@ use mosaic_proto::{QueryClosedCode, QueryId, Record, ServerMessage};
 use mosaic_ws::{Accepted, ClientConnection, Server, WebSocket};
 use tungstenite::Message;
 
-/// Record sizes and how many go in one timed transfer (about 50-100 MB each).
+/// Record sizes and how many go in one timed transfer (about 50-200 MB each).
 const SIZES: [(usize, u64); 4] = [
     (256, 200_000),
     (1024, 100_000),
-    (64 * 1024, 1_500),
-    (1024 * 1024, 100),
+    (64 * 1024, 3_000),
+    (1024 * 1024, 200),
 ];
 
 /// The raw server flushes at least this often.
@@ -43,7 +43,7 @@ type Job = Arc<Mutex<(Record, u64)>>;
 
 fn main() {
     let quick = quick();
-    let rounds = if quick { 3 } else { 11 };
+    let rounds = if quick { 3 } else { 15 };
     println!("# e2e_throughput ({})", machine());
     println!("rounds per size: {rounds} (each: one Mosaic transfer, one baseline transfer)");
     let fixture = Fixture::new();
