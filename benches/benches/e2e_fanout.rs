@@ -95,7 +95,11 @@ fn orchestrate() {
             .expect("spawn")
     };
     let mut rates = Vec::new();
+    let only = std::env::var("MOSAIC_BENCH_STACK").ok();
     for stack in ["mosaic", "raw"] {
+        if only.as_deref().is_some_and(|only| only != stack) {
+            continue;
+        }
         let mut server = spawn(&["--role=server".into(), format!("--stack={stack}")]);
         let mut server_in = server.stdin.take().expect("stdin");
         let mut server_out = BufReader::new(server.stdout.take().expect("stdout"));
