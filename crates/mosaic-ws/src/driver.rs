@@ -66,10 +66,6 @@ pub(crate) struct Driver<W, S, R: Runtime> {
     /// Where Record headers (and small records behind them) are laid out.
     scratch: BytesMut,
     unflushed: bool,
-    /// The flush of what was written was put off once (see [`Driver::write`]).
-    flush_deferred: bool,
-    /// This poll should end and let the runtime run the other tasks first.
-    yield_requested: bool,
     /// No more reading: the stream ended or failed.
     read_done: bool,
     /// The peer finished its side: its close frame came, or the stream ended.
@@ -100,8 +96,6 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             pending_frame: None,
             scratch: BytesMut::new(),
             unflushed: false,
-            flush_deferred: false,
-            yield_requested: false,
             read_done: false,
             peer_finished: false,
             write_done: false,
@@ -162,15 +156,9 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         wants
     }
 
-    /// Sends what the session queued while the sink accepts it; whether
-    /// anything went. Flushes when the queue runs dry, but the first time it
-    /// does after writing, only once the other tasks of the runtime have run
-    /// (the application queueing more, other connections' drivers): what they
-    /// queue meanwhile goes out in the same flush, instead of a TLS record and
-    /// a system call per message. A flush is put off at most once.
+    /// Sends what the session queued while the sink accepts it; whether anything went.
     fn write(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progress = false;
-        let mut dry = false;
         while !self.write_done {
             match self.ws.poll_ready_unpin(cx) {
                 Poll::Ready(Ok(())) => {}
@@ -188,7 +176,6 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     }
                     let mut inner = self.shared.lock();
                     let Some(transmit) = inner.session.poll_transmit(now) else {
-                        dry = true;
                         break;
                     };
                     inner.wake_space_waiters();
@@ -204,12 +191,6 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             progress = true;
         }
         if self.unflushed && !self.write_done {
-            if dry && progress && !self.flush_deferred {
-                self.flush_deferred = true;
-                self.yield_requested = true;
-                return progress;
-            }
-            self.flush_deferred = false;
             match self.ws.poll_flush_unpin(cx) {
                 Poll::Ready(Ok(())) => {
                     self.unflushed = false;
@@ -404,11 +385,6 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
             if this.done(now) {
                 this.finish();
                 return Poll::Ready(());
-            }
-            if this.yield_requested {
-                this.yield_requested = false;
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
             }
             if !(read || fired || wrote) {
                 return Poll::Pending;
