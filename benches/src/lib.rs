@@ -1,6 +1,8 @@
 //! Shared inputs for the Mosaic benchmarks: messages of every type built the
 //! way a real peer would send them.
 
+pub mod e2e;
+
 use bytes::Bytes;
 use mosaic_proto::{
     ClientMessage, Filter, IdPrefix, Kind, QueryClosedCode, QueryId, Record, RecordFlags,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -29,6 +29,19 @@ const ROUNDS_PER_POLL: usize = 16;
 
 /// Most messages read in one round.
 const READS_PER_ROUND: usize = 64;
+
+/// Records up to this size go as one frame, copied behind their header into
+/// the driver's scratch buffer; larger ones go as two frames of one message
+/// (header, then the shared record bytes), never copied here. Copying a small
+/// record costs less than a second frame (its header, its write, and the
+/// reassembly the receiver does for a fragmented message), and tungstenite
+/// copies every frame into its write buffer anyway.
+const SINGLE_FRAME_MAX: usize = 4 * 1024;
+
+/// Capacity of the scratch buffer that small messages are laid out in; it is
+/// reused once tungstenite has copied what it held, and freed when the driver
+/// has nothing left to write.
+const SCRATCH_LEN: usize = 8 * 1024;
 
 /// Adds `d` to `at`, saturating far in the future.
 fn later(at: Instant, d: Duration) -> Instant {
@@ -59,6 +72,8 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     timer: Option<(Instant, Pin<Box<R::Sleep>>)>,
     /// The second frame of a Record sent in two frames, waiting for the sink.
     pending_frame: Option<Message>,
+    /// Where Record headers (and small records behind them) are laid out.
+    scratch: BytesMut,
     unflushed: bool,
     /// No more reading: the stream ended or failed.
     read_done: bool,
@@ -89,6 +104,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             runtime,
             timer: None,
             pending_frame: None,
+            scratch: BytesMut::new(),
             unflushed: false,
             read_done: false,
             peer_finished: false,
@@ -104,19 +120,16 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
     /// messages so that a fast peer cannot keep the driver from writing and
     /// checking its timers; whether anything arrived.
     fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        if self.read_done {
+            return false;
+        }
         let mut progress = false;
+        // One lock per message: whether the session wants more is asked under
+        // the same lock that fed it the last one.
+        let mut wants = Self::wants_input(&mut self.shared.lock());
         for _ in 0..READS_PER_ROUND {
-            if self.read_done {
+            if !wants || self.read_done {
                 break;
-            }
-            {
-                let mut inner = self.shared.lock();
-                // Once closed, keep reading for the peer's close frame only.
-                let wants = inner.session.wants_input() || inner.closed().is_some();
-                inner.input_blocked = !wants;
-                if !wants {
-                    break;
-                }
             }
             let item = match self.ws.poll_next_unpin(cx) {
                 Poll::Ready(item) => item,
@@ -145,8 +158,17 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     }
                 }
             }
+            wants = Self::wants_input(&mut inner);
         }
         progress
+    }
+
+    /// Whether to read on, noting in `inner` when input is blocked. Once
+    /// closed, reading goes on for the peer's close frame only.
+    fn wants_input(inner: &mut Inner<S>) -> bool {
+        let wants = inner.session.wants_input() || inner.closed().is_some();
+        inner.input_blocked = !wants;
+        wants
     }
 
     /// Sends what the session queued while the sink accepts it; whether anything went.
@@ -185,7 +207,13 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         }
         if self.unflushed && !self.write_done {
             match self.ws.poll_flush_unpin(cx) {
-                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Ok(())) => {
+                    self.unflushed = false;
+                    // Nothing left to write: an idle connection keeps no scratch.
+                    if self.pending_frame.is_none() {
+                        self.scratch = BytesMut::new();
+                    }
+                }
                 Poll::Ready(Err(error)) => self.write_failed(error),
                 Poll::Pending => {}
             }
@@ -193,11 +221,15 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         progress
     }
 
-    /// The WebSocket message for a transmit; a Record goes as two frames of one
-    /// message so that its shared bytes are not copied per subscriber.
+    /// The WebSocket message for a transmit. A large Record goes as two frames
+    /// of one message so that its shared bytes are not copied per subscriber;
+    /// a small one as one frame (see [`SINGLE_FRAME_MAX`]).
     fn message_for(&mut self, transmit: Transmit, now: Instant) -> Message {
         match transmit {
             Transmit::Message(bytes) => Message::Binary(bytes),
+            Transmit::Record { header, record } if record.len() <= SINGLE_FRAME_MAX => {
+                Message::Binary(self.lay_out(&header, &record))
+            }
             Transmit::Record { header, record } => {
                 self.pending_frame = Some(Message::Frame(Frame::message(
                     record,
@@ -205,7 +237,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     true,
                 )));
                 Message::Frame(Frame::message(
-                    Bytes::copy_from_slice(&header),
+                    self.lay_out(&header, &[]),
                     OpCode::Data(Data::Binary),
                     false,
                 ))
@@ -220,6 +252,18 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                 }))
             }
         }
+    }
+
+    /// `head` and `tail` in one buffer, from the scratch buffer: no allocation
+    /// once tungstenite has copied the previous message out of it.
+    fn lay_out(&mut self, head: &[u8], tail: &[u8]) -> Bytes {
+        let len = head.len() + tail.len();
+        if self.scratch.capacity() < len {
+            self.scratch.reserve(len.max(SCRATCH_LEN));
+        }
+        self.scratch.extend_from_slice(head);
+        self.scratch.extend_from_slice(tail);
+        self.scratch.split().freeze()
     }
 
     fn write_failed(&mut self, error: WsError) {
@@ -251,7 +295,15 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         };
         let deadline = [deadline, self.linger_until].into_iter().flatten().min();
         let Some(deadline) = deadline else {
-            self.timer = None;
+            // Nothing to wait for. An armed timer is kept, not dropped: it
+            // wakes the driver once for nothing, where dropping it and arming
+            // a new one each time the queue fills and empties registers a
+            // timer per message (and the runtime wakes its I/O driver for it).
+            if let Some((_, sleep)) = self.timer.as_mut()
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                self.timer = None;
+            }
             return false;
         };
         // Re-arm only for an earlier deadline: a later one (the keepalive moving

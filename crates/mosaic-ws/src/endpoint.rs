@@ -383,10 +383,14 @@ impl<T: Transport> Server<T> {
             };
             let handler = handler.clone();
             let on_error = on_error.clone();
+            let transport = self.transport.clone();
             self.transport.spawn(Box::pin(async move {
                 let remote = incoming.remote_addr();
                 match incoming.handshake().await {
-                    Ok(accepted) => handler(accepted).await,
+                    // The handler gets a task of its own, sized for it alone:
+                    // the handshake's state goes with this one, instead of
+                    // sizing a task that lives as long as the connection.
+                    Ok(accepted) => transport.spawn(Box::pin(handler(accepted))),
                     Err(error) => on_error(remote, error),
                 }
             }));

@@ -15,18 +15,40 @@ pub(crate) struct Inner<S> {
     /// room for input.
     driver: Option<Waker>,
     /// Application tasks waiting for events.
-    event_waiters: Vec<Waker>,
+    event_waiters: Waiters,
     /// Application tasks waiting for room in the outbound queue.
-    space_waiters: Vec<Waker>,
+    space_waiters: Waiters,
     /// The driver stopped reading because the application lags behind.
     pub(crate) input_blocked: bool,
     /// The driver has finished: the transport is gone.
     pub(crate) finished: bool,
 }
 
-fn register(waiters: &mut Vec<Waker>, waker: &Waker) {
-    if !waiters.iter().any(|w| w.will_wake(waker)) {
-        waiters.push(waker.clone());
+/// Tasks waiting on a connection: most often one (the task reading it), held
+/// inline so that an idle connection allocates nothing for it.
+#[derive(Debug, Default)]
+struct Waiters {
+    first: Option<Waker>,
+    more: Vec<Waker>,
+}
+
+impl Waiters {
+    fn register(&mut self, waker: &Waker) {
+        let known = |w: &Waker| w.will_wake(waker);
+        if self.first.as_ref().is_some_and(known) || self.more.iter().any(known) {
+            return;
+        }
+        match self.first {
+            None => self.first = Some(waker.clone()),
+            Some(_) => self.more.push(waker.clone()),
+        }
+    }
+
+    fn wake_all(&mut self) {
+        if let Some(first) = self.first.take() {
+            first.wake();
+        }
+        self.more.drain(..).for_each(Waker::wake);
     }
 }
 
@@ -45,11 +67,11 @@ impl<S: Session> Inner<S> {
     }
 
     pub(crate) fn wake_event_waiters(&mut self) {
-        self.event_waiters.drain(..).for_each(Waker::wake);
+        self.event_waiters.wake_all();
     }
 
     pub(crate) fn wake_space_waiters(&mut self) {
-        self.space_waiters.drain(..).for_each(Waker::wake);
+        self.space_waiters.wake_all();
     }
 
     /// The close, once the connection is closed and the driver is done with it.
@@ -70,8 +92,8 @@ impl<S: Session> Shared<S> {
             inner: Mutex::new(Inner {
                 session,
                 driver: None,
-                event_waiters: Vec::new(),
-                space_waiters: Vec::new(),
+                event_waiters: Waiters::default(),
+                space_waiters: Waiters::default(),
                 input_blocked: false,
                 finished: false,
             }),
@@ -108,7 +130,7 @@ impl<S: Session> Shared<S> {
         let mut inner = self.lock();
         match f(&mut inner.session, Instant::now()) {
             Err(SessionError::QueueFull { .. }) => {
-                register(&mut inner.space_waiters, cx.waker());
+                inner.space_waiters.register(cx.waker());
                 inner.wake_driver();
                 Poll::Pending
             }
@@ -136,7 +158,7 @@ impl<S: Session> Shared<S> {
         if inner.closed().is_some() {
             return Poll::Ready(None);
         }
-        register(&mut inner.event_waiters, cx.waker());
+        inner.event_waiters.register(cx.waker());
         Poll::Pending
     }
 
@@ -151,7 +173,7 @@ impl<S: Session> Shared<S> {
             });
             return Poll::Ready(closed);
         }
-        register(&mut inner.event_waiters, cx.waker());
+        inner.event_waiters.register(cx.waker());
         Poll::Pending
     }
 }

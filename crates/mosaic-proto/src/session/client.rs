@@ -24,6 +24,11 @@ pub struct ClientConfig {
     pub max_pending_submissions: usize,
     /// Most events waiting for the application; input is not read past it. Default 256.
     pub max_pending_events: usize,
+    /// Most record bytes held by events waiting for the application; input is
+    /// not read past it (one record of any size is always taken). Default
+    /// 256 KiB: a reader that keeps up works on records still in the cache,
+    /// and one that lags holds a quarter MiB, not 256 large records.
+    pub max_pending_event_bytes: usize,
     /// Most bytes of messages queued for the server. Default 4 MiB.
     pub max_outbound_bytes: usize,
     /// Close when queued messages make no progress this long. Default 30 s.
@@ -44,6 +49,7 @@ impl Default for ClientConfig {
             max_open_queries: 32,
             max_pending_submissions: 32,
             max_pending_events: 256,
+            max_pending_event_bytes: 256 << 10,
             max_outbound_bytes: 4 << 20,
             stall_timeout: Duration::from_secs(30),
             keepalive: Some(KeepaliveConfig::default()),
@@ -167,6 +173,18 @@ impl Pending {
     }
 }
 
+/// The record bytes an event holds: what bounds the pending events' memory.
+fn event_bytes(event: &ClientEvent) -> usize {
+    match event {
+        ClientEvent::Record { record, .. }
+        | ClientEvent::Ignored(
+            Ignored::NotAnAnswer { record, .. }
+            | Ignored::UnknownQuery(ServerMessage::Record { record, .. }),
+        ) => record.len(),
+        _ => 0,
+    }
+}
+
 /// The client side of one connection. See the [module docs](super) for the
 /// order in which to drive it.
 #[derive(Debug)]
@@ -176,6 +194,8 @@ pub struct ClientSession {
     open: Vec<Pending>,
     submissions: Vec<PendingSubmission>,
     events: VecDeque<ClientEvent>,
+    /// Record bytes held by `events`.
+    event_bytes: usize,
     next_id: u16,
     ignored_dropped: u64,
 }
@@ -194,6 +214,7 @@ impl ClientSession {
             open: Vec::new(),
             submissions: Vec::new(),
             events: VecDeque::new(),
+            event_bytes: 0,
             next_id: 0,
             ignored_dropped: 0,
         }
@@ -206,7 +227,9 @@ impl ClientSession {
 
     /// Whether the transport should read more input now.
     pub fn wants_input(&self) -> bool {
-        self.core.closed.is_none() && self.events.len() < self.config.max_pending_events
+        self.core.closed.is_none()
+            && self.events.len() < self.config.max_pending_events
+            && self.event_bytes < self.config.max_pending_event_bytes
     }
 
     /// The next free query id: counting up from the last one, skipping ids open.
@@ -496,11 +519,19 @@ impl ClientSession {
                 .iter()
                 .position(|e| matches!(e, ClientEvent::Ignored(_)));
             if let Some(at) = oldest.filter(|_| ignored >= MAX_IGNORED_EVENTS) {
-                self.events.remove(at);
+                self.take_event(at);
                 self.ignored_dropped += 1;
             }
         }
+        self.event_bytes += event_bytes(&event);
         self.events.push_back(event);
+    }
+
+    /// Removes the event at `at`, keeping count of the bytes held.
+    fn take_event(&mut self, at: usize) -> Option<ClientEvent> {
+        let event = self.events.remove(at)?;
+        self.event_bytes -= event_bytes(&event);
+        Some(event)
     }
 
     /// The next event `wanted` picks, leaving the others queued in order: lets
@@ -510,7 +541,7 @@ impl ClientSession {
         wanted: impl Fn(&ClientEvent) -> bool,
     ) -> Option<ClientEvent> {
         let at = self.events.iter().position(wanted)?;
-        self.events.remove(at)
+        self.take_event(at)
     }
 
     /// The application stopped listening to a query: its queued answers are
@@ -519,6 +550,7 @@ impl ClientSession {
     pub fn abandon_query(&mut self, query_id: QueryId, now: Instant) {
         // Its answers may be queued even when the query has already closed.
         self.events.retain(|e| e.query_id() != Some(query_id));
+        self.event_bytes = self.events.iter().map(event_bytes).sum();
         let Some(pending) = self.open.iter_mut().find(|q| q.id == query_id) else {
             return;
         };
@@ -540,7 +572,7 @@ impl ClientSession {
             |e| matches!(e, ClientEvent::SubmissionResult { id_prefix: p, .. } if *p == id_prefix),
         );
         if let Some(at) = queued {
-            self.events.remove(at);
+            self.take_event(at);
         } else if let Some(pending) = self
             .submissions
             .iter_mut()
@@ -598,6 +630,7 @@ impl ClientSession {
     /// Whether input is held back because the application lags behind.
     fn input_held(&self) -> bool {
         self.events.len() >= self.config.max_pending_events
+            || self.event_bytes >= self.config.max_pending_event_bytes
     }
 
     /// Time passed: keepalive and stalled server.
@@ -608,7 +641,7 @@ impl ClientSession {
 
     /// The next answer for the application.
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
-        self.events.pop_front()
+        self.take_event(0)
     }
 
     /// The next thing to send.
@@ -618,7 +651,7 @@ impl ClientSession {
 
     /// How the connection ended, once a close is decided or received.
     pub fn closed(&self) -> Option<&super::Closed> {
-        self.core.closed.as_ref()
+        self.core.closed.as_deref()
     }
 
     /// The queries open now.

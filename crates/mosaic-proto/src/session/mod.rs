@@ -148,7 +148,8 @@ struct Core {
     outbound: Outbound,
     keepalive: Keepalive,
     /// Set once a close is decided (queued or received); nothing is sent after.
-    closed: Option<Closed>,
+    /// Boxed: every open connection carries this field, few ever fill it.
+    closed: Option<Box<Closed>>,
 }
 
 impl Core {
@@ -167,7 +168,7 @@ impl Core {
 
     fn check_open(&self) -> Result<(), SessionError> {
         match &self.closed {
-            Some(closed) => Err(SessionError::Closed(closed.clone())),
+            Some(closed) => Err(SessionError::Closed(Closed::clone(closed))),
             None => Ok(()),
         }
     }
@@ -205,11 +206,11 @@ impl Core {
             },
             now,
         );
-        self.closed = Some(Closed {
+        self.closed = Some(Box::new(Closed {
             code,
             reason,
             cause,
-        });
+        }));
     }
 
     /// Closing because of what the peer sent.
@@ -222,7 +223,7 @@ impl Core {
     fn closed_by(&mut self, closed: Closed) {
         self.outbound.clear();
         if self.closed.is_none() {
-            self.closed = Some(closed);
+            self.closed = Some(Box::new(closed));
         }
     }
 

@@ -433,7 +433,7 @@ impl ServerSession {
 
     /// How the connection ended, once a close is decided or received.
     pub fn closed(&self) -> Option<&super::Closed> {
-        self.core.closed.as_ref()
+        self.core.closed.as_deref()
     }
 
     /// Bytes of messages queued for the client.

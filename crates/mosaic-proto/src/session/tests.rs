@@ -517,6 +517,35 @@ fn input_stops_while_the_application_lags() {
 }
 
 #[test]
+fn client_input_stops_while_pending_records_hold_too_many_bytes() {
+    let mut c = ClientSession::new(
+        ClientConfig {
+            keepalive: None,
+            max_pending_event_bytes: 2 * 1024,
+            ..ClientConfig::default()
+        },
+        t(0),
+    );
+    let id = c.query(author_filter(), 0, t(0)).expect("id");
+    let big = ServerMessage::Record {
+        query_id: id,
+        record: record_with(&[], &[7; 1500], 0x1_0000),
+    };
+    c.handle_binary(big.to_bytes(), t(0));
+    assert!(c.wants_input(), "below the limit");
+    c.handle_binary(big.to_bytes(), t(0));
+    assert!(!c.wants_input(), "two records pass 2 KiB");
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Record { .. })));
+    assert!(c.wants_input());
+    assert!(c.poll_event_where(|e| e.query_id() == Some(id)).is_some());
+    c.handle_binary(big.to_bytes(), t(0));
+    c.handle_binary(big.to_bytes(), t(0));
+    assert!(!c.wants_input());
+    c.abandon_query(id, t(0));
+    assert!(c.wants_input(), "abandoned answers no longer count");
+}
+
+#[test]
 fn shutdown_closes_every_open_query_then_the_connection() {
     let mut s = no_keepalive_server();
     s.handle_binary(subscribe_msg(1, 0), t(0));

@@ -1,0 +1,212 @@
+//! Connection set-up: full connections per second, Mosaic against the same
+//! stack without the Mosaic rules, on tokio and async-std; and beside them,
+//! bare rustls TLS 1.3 ed25519 handshakes per second in memory.
+//!
+//! A full connection: TCP connect, TLS 1.3 handshake (ed25519 certificate,
+//! the client pinning the server's key), the WebSocket upgrade (Mosaic: the
+//! `mosaic2024` subprotocol and extension header rules on both sides, then the
+//! session and its driver), then an orderly close (close frame, the peer's
+//! reply, socket closed) so that every round ends with nothing left over.
+//! Baseline: tokio-rustls + tokio-tungstenite (futures-rustls +
+//! async-tungstenite) with the same rustls and WebSocket configurations, a
+//! plain upgrade and the same close. Client and server share the process and
+//! its two cores; several connectors run at once. Rounds alternate the two.
+//!
+//! Run: `cargo bench -p mosaic-benches --bench e2e_setup [-- --quick]`
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt as _;
+use futures_util::future::join_all;
+use mosaic_benches::e2e::raw::{AsyncStdRt, Rt, TokioRt};
+use mosaic_benches::e2e::stats::{Paired, median, range};
+use mosaic_benches::e2e::{Fixture, bounded, machine, quick, tokio_workers, ws_config};
+use mosaic_proto::CloseCode;
+use mosaic_tls::rustls;
+use mosaic_ws::{Accepted, ClientOptions, Server};
+
+/// Connectors running at once.
+const CONNECTORS: usize = 4;
+
+fn main() {
+    let quick = quick();
+    let (rounds, per_round) = if quick { (3, 100) } else { (9, 400) };
+    println!("# e2e_setup ({})", machine());
+    println!(
+        "{rounds} rounds of {per_round} connections per side, {CONNECTORS} connectors at once"
+    );
+    let fixture = Fixture::new();
+    let only = std::env::var("MOSAIC_BENCH_RUNTIME").ok();
+    if only.as_deref().is_none_or(|r| r == "tokio") {
+        let (server, client) = tokio_workers();
+        run(
+            TokioRt::new(server, client),
+            fixture.clone(),
+            rounds,
+            per_round,
+        );
+    }
+    if only.as_deref().is_none_or(|r| r == "async-std") {
+        run(AsyncStdRt, fixture.clone(), rounds, per_round);
+    }
+    bare_rustls(&fixture, if quick { 500 } else { 3000 });
+}
+
+fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, per_round: usize) {
+    let rt2 = rt.clone();
+    rt.block_on(async move {
+        let rt = rt2;
+        let (options, tls) = (
+            fixture.server_options(CONNECTORS * 4),
+            fixture.server_config(),
+        );
+        let rt3 = rt.clone();
+        let (url, raw_addr) = rt
+            .on_server(async move {
+                let server = Server::bind_on(rt3.mosaic(), "127.0.0.1:0", options)
+                    .await
+                    .expect("bind");
+                let url = format!("wss://{}/", server.local_addr().expect("addr"));
+                rt3.spawn(async move {
+                    let _ = server
+                        .serve(
+                            |accepted| async move {
+                                if let Accepted::Mosaic(mut connection) = accepted {
+                                    while connection.recv().await.is_some() {}
+                                }
+                            },
+                            |remote, error| eprintln!("mosaic accept {remote}: {error}"),
+                        )
+                        .await;
+                });
+                let listener = rt3.listen("127.0.0.1:0").await.expect("listen");
+                let raw_addr = R::local_addr(&listener);
+                let rt4 = rt3.clone();
+                rt3.spawn(async move {
+                    while let Ok(tcp) = R::accept(&listener).await {
+                        let tls = tls.clone();
+                        rt4.spawn(async move {
+                            if let Ok(mut ws) = R::server_handshake(tcp, tls, ws_config()).await {
+                                // Read until the client's close; tungstenite answers it.
+                                while let Some(Ok(_)) = ws.next().await {}
+                            }
+                        });
+                    }
+                });
+                (url, raw_addr)
+            })
+            .await;
+
+        let options = Arc::new(fixture.client_options());
+        let client_tls = fixture.client_config();
+        // Warm-up.
+        mosaic_round(&rt, &url, &options, 20).await;
+        raw_round(&rt, raw_addr, &client_tls, 20).await;
+        let mut paired = Paired::default();
+        for round in 0..rounds {
+            let (ours, base) = if round % 2 == 0 {
+                let o = mosaic_round(&rt, &url, &options, per_round).await;
+                (o, raw_round(&rt, raw_addr, &client_tls, per_round).await)
+            } else {
+                let b = raw_round(&rt, raw_addr, &client_tls, per_round).await;
+                (mosaic_round(&rt, &url, &options, per_round).await, b)
+            };
+            paired.push(per_round as f64 / ours, per_round as f64 / base);
+        }
+        println!(
+            "{} connections/s: {}",
+            rt.name(),
+            paired.line("conn/s", 1.0)
+        );
+    });
+}
+
+/// `n` Mosaic connections by [`CONNECTORS`] tasks; seconds taken.
+async fn mosaic_round<R: Rt>(rt: &R, url: &str, options: &Arc<ClientOptions>, n: usize) -> f64 {
+    let start = Instant::now();
+    let tasks = (0..CONNECTORS).map(|i| {
+        let count = n / CONNECTORS + usize::from(i < n % CONNECTORS);
+        let (url, options, transport) = (url.to_owned(), options.clone(), rt.mosaic());
+        async move {
+            for _ in 0..count {
+                let client = mosaic_ws::connect_on(transport.clone(), &url, &options)
+                    .await
+                    .expect("mosaic connect");
+                client.close(CloseCode::NORMAL, "");
+                client.closed().await;
+            }
+        }
+    });
+    bounded(Duration::from_secs(120), "mosaic round", join_all(tasks)).await;
+    start.elapsed().as_secs_f64()
+}
+
+/// `n` raw connections by [`CONNECTORS`] tasks; seconds taken.
+async fn raw_round<R: Rt>(
+    _rt: &R,
+    addr: SocketAddr,
+    tls: &Arc<rustls::ClientConfig>,
+    n: usize,
+) -> f64 {
+    let start = Instant::now();
+    let tasks = (0..CONNECTORS).map(|i| {
+        let count = n / CONNECTORS + usize::from(i < n % CONNECTORS);
+        let tls = tls.clone();
+        async move {
+            for _ in 0..count {
+                let mut ws = R::connect(addr, tls.clone(), ws_config())
+                    .await
+                    .expect("raw connect");
+                let _ = futures_util::SinkExt::close(&mut ws).await;
+                while let Some(Ok(_)) = ws.next().await {}
+            }
+        }
+    });
+    bounded(Duration::from_secs(120), "raw round", join_all(tasks)).await;
+    start.elapsed().as_secs_f64()
+}
+
+/// Bare rustls: client and server connections with the same configurations,
+/// handshaking in memory on one thread; prints handshakes per second.
+fn bare_rustls(fixture: &Fixture, n: usize) {
+    let client_config = fixture.client_config();
+    let server_config = fixture.server_config();
+    let name =
+        rustls::pki_types::ServerName::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]).into());
+    let mut samples = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        for _ in 0..n / 5 {
+            let mut client =
+                rustls::ClientConnection::new(client_config.clone(), name.clone()).expect("client");
+            let mut server = rustls::ServerConnection::new(server_config.clone()).expect("server");
+            let mut buf = Vec::new();
+            while client.is_handshaking() || server.is_handshaking() {
+                buf.clear();
+                client.write_tls(&mut buf).expect("write");
+                let mut input = &buf[..];
+                while !input.is_empty() {
+                    server.read_tls(&mut input).expect("read");
+                }
+                server.process_new_packets().expect("server handshake");
+                buf.clear();
+                server.write_tls(&mut buf).expect("write");
+                let mut input = &buf[..];
+                while !input.is_empty() {
+                    client.read_tls(&mut input).expect("read");
+                }
+                client.process_new_packets().expect("client handshake");
+            }
+        }
+        samples.push((n / 5) as f64 / start.elapsed().as_secs_f64());
+    }
+    let (lo, hi) = range(&samples);
+    println!(
+        "bare rustls TLS 1.3 ed25519 handshakes/s (client and server on one thread, in memory): {:.0} [{:.0}..{:.0}]",
+        median(&samples),
+        lo,
+        hi
+    );
+}

@@ -1,0 +1,275 @@
+//! Throughput: a server streams Record messages to a client over loopback TLS
+//! 1.3 WebSockets, Mosaic against the raw stack, on tokio and on async-std.
+//!
+//! Mosaic: the server answers a Query with N records through
+//! `ServerSender::send_record`, then Query Closed; the client reads them from
+//! `ClientConnection::query`'s stream (decoding and checking each against the
+//! filter, as a client does). Baseline: the same message bytes (an 8-byte
+//! header and the record) fed as binary messages to tokio-tungstenite over tokio-rustls
+//! (async-tungstenite over futures-rustls), same rustls configurations and
+//! WebSocket configuration, flushed every 64 KiB and at the end; the client
+//! reads them with `StreamExt::next`. Rounds alternate Mosaic and baseline.
+//!
+//! Run: `cargo bench -p mosaic-benches --bench e2e_throughput [-- --quick]`
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::{SinkExt as _, StreamExt as _};
+use mosaic_benches::e2e::raw::{AsyncStdRt, Rt, TokioRt};
+use mosaic_benches::e2e::stats::Paired;
+use mosaic_benches::e2e::{
+    Fixture, bounded, filter, machine, quick, record_of_len, tokio_workers, ws_config,
+};
+use mosaic_proto::session::ServerEvent;
+use mosaic_proto::{QueryClosedCode, QueryId, Record, ServerMessage};
+use mosaic_ws::{Accepted, ClientConnection, Server, WebSocket};
+use tungstenite::Message;
+
+/// Record sizes and how many go in one timed transfer (about 50-200 MB each).
+const SIZES: [(usize, u64); 4] = [
+    (256, 200_000),
+    (1024, 100_000),
+    (64 * 1024, 3_000),
+    (1024 * 1024, 200),
+];
+
+/// The raw server flushes at least this often.
+const FLUSH_EVERY: usize = 64 * 1024;
+
+type Job = Arc<Mutex<(Record, u64)>>;
+
+fn main() {
+    let quick = quick();
+    let rounds = if quick { 3 } else { 15 };
+    println!("# e2e_throughput ({})", machine());
+    println!("rounds per size: {rounds} (each: one Mosaic transfer, one baseline transfer)");
+    let fixture = Fixture::new();
+    let only = std::env::var("MOSAIC_BENCH_RUNTIME").ok();
+    if only.as_deref().is_none_or(|r| r == "tokio") {
+        let (server, client) = tokio_workers();
+        run(TokioRt::new(server, client), fixture.clone(), rounds, quick);
+    }
+    if only.as_deref().is_none_or(|r| r == "async-std") {
+        run(AsyncStdRt, fixture.clone(), rounds, quick);
+    }
+}
+
+fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, quick: bool) {
+    let rt2 = rt.clone();
+    rt.block_on(async move {
+        let rt = rt2;
+        let job: Job = Arc::new(Mutex::new((record_of_len(256, 0), 0)));
+
+        // The servers, on the server side.
+        let served = job.clone();
+        let (options, tls) = (fixture.server_options(16), fixture.server_config());
+        let rt3 = rt.clone();
+        let (url, raw_addr) = rt
+            .on_server(async move {
+                let server = Server::bind_on(rt3.mosaic(), "127.0.0.1:0", options)
+                    .await
+                    .expect("bind");
+                let url = format!("wss://{}/", server.local_addr().expect("addr"));
+                rt3.spawn(async move {
+                    let _ = server
+                        .serve(
+                            move |accepted| stream_records(accepted, served.clone()),
+                            |remote, error| eprintln!("mosaic accept {remote}: {error}"),
+                        )
+                        .await;
+                });
+                let listener = rt3.listen("127.0.0.1:0").await.expect("listen");
+                let raw_addr = R::local_addr(&listener);
+                let rt4 = rt3.clone();
+                rt3.spawn(async move {
+                    while let Ok(tcp) = R::accept(&listener).await {
+                        let tls = tls.clone();
+                        rt4.spawn(async move {
+                            if let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await {
+                                raw_server(ws).await;
+                            }
+                        });
+                    }
+                });
+                (url, raw_addr)
+            })
+            .await;
+
+        // The clients, on the client side.
+        let client = mosaic_ws::connect_on(rt.mosaic(), &url, &fixture.client_options())
+            .await
+            .expect("mosaic connect");
+        let mut raw = R::connect(raw_addr, fixture.client_config(), ws_config())
+            .await
+            .expect("raw connect");
+
+        let only_size: Option<usize> = std::env::var("MOSAIC_BENCH_SIZE")
+            .ok()
+            .and_then(|s| s.parse().ok());
+        for (len, count) in SIZES {
+            if only_size.is_some_and(|only| only != len) {
+                continue;
+            }
+            let count = if quick { count / 4 } else { count };
+            *job.lock().expect("job") = (record_of_len(len, 1), count);
+            let bytes = (count * (8 + len as u64)) as f64;
+            // Warm-up: one transfer each.
+            mosaic_transfer(&client, count).await;
+            raw_transfer(&mut raw, len, count).await;
+            let mut paired = Paired::default();
+            // For profiling one side alone: MOSAIC_BENCH_SIDE=ours or base.
+            match std::env::var("MOSAIC_BENCH_SIDE").as_deref() {
+                Ok("ours") => {
+                    for _ in 0..rounds {
+                        mosaic_transfer(&client, count).await;
+                    }
+                    continue;
+                }
+                Ok("base") => {
+                    for _ in 0..rounds {
+                        raw_transfer(&mut raw, len, count).await;
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            for round in 0..rounds {
+                // Alternate which side goes first, so neither always follows the other.
+                let (ours, base) = if round % 2 == 0 {
+                    let o = mosaic_transfer(&client, count).await;
+                    (o, raw_transfer(&mut raw, len, count).await)
+                } else {
+                    let b = raw_transfer(&mut raw, len, count).await;
+                    (mosaic_transfer(&client, count).await, b)
+                };
+                paired.push(bytes / ours.as_secs_f64(), bytes / base.as_secs_f64());
+            }
+            let msgs = count as f64;
+            println!(
+                "{} record {:>7} B: {}",
+                rt.name(),
+                len,
+                paired.line("MB/s", 1e6)
+            );
+            let mut rates = Paired::default();
+            for (o, b) in paired.ours.iter().zip(&paired.base) {
+                rates.push(o / bytes * msgs, b / bytes * msgs);
+            }
+            println!(
+                "{} record {:>7} B: {}",
+                rt.name(),
+                len,
+                rates.line("kmsg/s", 1e3)
+            );
+        }
+        client.close(mosaic_proto::CloseCode::NORMAL, "");
+    });
+}
+
+/// One Mosaic transfer of `count` records; its duration.
+async fn mosaic_transfer(client: &ClientConnection, count: u64) -> Duration {
+    bounded(Duration::from_secs(60), "mosaic transfer", async {
+        let start = Instant::now();
+        let mut records = client.query(filter(), 0).await.expect("query");
+        let mut got = 0;
+        while let Some(record) = records.next().await {
+            record.expect("record");
+            got += 1;
+        }
+        let took = start.elapsed();
+        assert_eq!(got, count, "records received");
+        took
+    })
+    .await
+}
+
+/// The Mosaic server application: answers each Query with the job's records.
+async fn stream_records<W: WebSocket>(accepted: Accepted<W>, job: Job) {
+    let Accepted::Mosaic(connection) = accepted else {
+        return;
+    };
+    let (sender, mut receiver) = connection.split();
+    while let Some(event) = receiver.recv().await {
+        if let ServerEvent::Query { query, .. } = event {
+            let (record, count) = job.lock().expect("job").clone();
+            for _ in 0..count {
+                if sender.send_record(query, &record).await.is_err() {
+                    return;
+                }
+            }
+            let _ = sender.close_query(query, QueryClosedCode::OnRequest).await;
+        }
+    }
+}
+
+/// One baseline transfer: asks the raw server for `count` messages of a
+/// `len`-byte record and reads them; its duration.
+async fn raw_transfer<W: WebSocket>(ws: &mut W, len: usize, count: u64) -> Duration {
+    bounded(Duration::from_secs(60), "raw transfer", async {
+        let start = Instant::now();
+        let mut request = Vec::with_capacity(16);
+        request.extend_from_slice(&(len as u64).to_le_bytes());
+        request.extend_from_slice(&count.to_le_bytes());
+        ws.send(Message::Binary(request.into()))
+            .await
+            .expect("request");
+        let mut got = 0;
+        let mut bytes = 0;
+        while got < count {
+            match ws.next().await {
+                Some(Ok(Message::Binary(message))) => {
+                    bytes += message.len();
+                    got += 1;
+                }
+                Some(Ok(_)) => {}
+                other => panic!("raw stream ended: {other:?}"),
+            }
+        }
+        let took = start.elapsed();
+        assert_eq!(bytes as u64, count * (8 + len as u64));
+        took
+    })
+    .await
+}
+
+/// The baseline server: for each request, feeds the messages and flushes
+/// every 64 KiB and at the end.
+async fn raw_server<W: WebSocket>(mut ws: W) {
+    let mut messages: HashMap<usize, Bytes> = HashMap::new();
+    while let Some(Ok(request)) = ws.next().await {
+        let Message::Binary(request) = request else {
+            continue;
+        };
+        let len = u64::from_le_bytes(request[..8].try_into().expect("len")) as usize;
+        let count = u64::from_le_bytes(request[8..16].try_into().expect("count"));
+        let message = messages
+            .entry(len)
+            .or_insert_with(|| {
+                ServerMessage::Record {
+                    query_id: QueryId(0),
+                    record: record_of_len(len, 1),
+                }
+                .to_bytes()
+            })
+            .clone();
+        let mut unflushed = 0;
+        for _ in 0..count {
+            if ws.feed(Message::Binary(message.clone())).await.is_err() {
+                return;
+            }
+            unflushed += message.len();
+            if unflushed >= FLUSH_EVERY {
+                if ws.flush().await.is_err() {
+                    return;
+                }
+                unflushed = 0;
+            }
+        }
+        if ws.flush().await.is_err() {
+            return;
+        }
+    }
+}
