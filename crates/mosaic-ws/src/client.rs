@@ -1,6 +1,7 @@
 //! The client's side of a Mosaic connection: requests as async calls, answers
 //! as streams that end when the server closes the query.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -157,6 +158,7 @@ impl ClientSender {
         Answers {
             shared: self.shared.clone(),
             query_id,
+            taken: VecDeque::new(),
             done: false,
         }
     }
@@ -297,11 +299,13 @@ fn closed_of(shared: &Shared<ClientSession>) -> Closed {
     })
 }
 
-/// The answers of one query, taken from the session as they come.
+/// The answers of one query, taken from the session in batches (one lock for
+/// all that are queued), then handed out one by one.
 #[derive(Debug)]
 struct Answers {
     shared: Arc<Shared<ClientSession>>,
     query_id: QueryId,
+    taken: VecDeque<ClientEvent>,
     done: bool,
 }
 
@@ -310,29 +314,34 @@ impl Answers {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<ClientEvent, RequestError>>> {
-        if self.done {
-            return Poll::Ready(None);
-        }
-        let id = self.query_id;
-        match self
-            .shared
-            .poll_event(cx, |s| s.poll_event_where(|e| e.query_id() == Some(id)))
-        {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(ClientEvent::QueryClosed { code, .. })) => {
-                self.done = true;
-                if code == QueryClosedCode::OnRequest {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Ready(Some(Err(RequestError::Rejected(code))))
-                }
+        loop {
+            if self.done {
+                return Poll::Ready(None);
             }
-            Poll::Ready(Some(event)) => Poll::Ready(Some(Ok(event))),
-            Poll::Ready(None) => {
-                self.done = true;
-                Poll::Ready(Some(Err(RequestError::ConnectionClosed(closed_of(
-                    &self.shared,
-                )))))
+            match self.taken.pop_front() {
+                Some(ClientEvent::QueryClosed { code, .. }) => {
+                    self.done = true;
+                    return Poll::Ready(if code == QueryClosedCode::OnRequest {
+                        None
+                    } else {
+                        Some(Err(RequestError::Rejected(code)))
+                    });
+                }
+                Some(event) => return Poll::Ready(Some(Ok(event))),
+                None => {}
+            }
+            let (id, taken) = (self.query_id, &mut self.taken);
+            let batch = self
+                .shared
+                .poll_event(cx, |s| (s.take_events_for(id, taken) > 0).then_some(()));
+            match batch {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(())) => {}
+                Poll::Ready(None) => {
+                    self.done = true;
+                    let closed = closed_of(&self.shared);
+                    return Poll::Ready(Some(Err(RequestError::ConnectionClosed(closed))));
+                }
             }
         }
     }

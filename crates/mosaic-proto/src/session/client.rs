@@ -544,6 +544,29 @@ impl ClientSession {
         self.take_event(at)
     }
 
+    /// Moves every queued event of `query_id`, in order, to the end of `out`:
+    /// lets a query's consumer take its answers in batches rather than one at
+    /// a time. Returns how many moved.
+    pub fn take_events_for(&mut self, query_id: QueryId, out: &mut VecDeque<ClientEvent>) -> usize {
+        let before = out.len();
+        if self.events.iter().all(|e| e.query_id() == Some(query_id)) {
+            out.extend(self.events.drain(..));
+            self.event_bytes = 0;
+        } else {
+            let mut kept = VecDeque::with_capacity(self.events.len());
+            for event in self.events.drain(..) {
+                if event.query_id() == Some(query_id) {
+                    out.push_back(event);
+                } else {
+                    kept.push_back(event);
+                }
+            }
+            self.events = kept;
+            self.event_bytes = self.events.iter().map(event_bytes).sum();
+        }
+        out.len() - before
+    }
+
     /// The application stopped listening to a query: its queued answers are
     /// dropped, later ones are dropped on arrival, and a subscription is
     /// unsubscribed. The id stays taken until the server's Query Closed.

@@ -1182,3 +1182,40 @@ fn idle_time_counts_from_the_end_of_the_last_query() {
     s.handle_timeout(t(101));
     assert!(s.closed().is_none());
 }
+
+#[test]
+fn a_query_takes_its_answers_in_one_batch_leaving_the_others() {
+    let mut c = client();
+    let a = c.query(author_filter(), 0, t(0)).expect("id");
+    let b = c.query(author_filter(), 0, t(0)).expect("id");
+    let record = sample_record();
+    for id in [a, b, a] {
+        c.handle_binary(
+            ServerMessage::Record {
+                query_id: id,
+                record: record.clone(),
+            }
+            .to_bytes(),
+            t(0),
+        );
+    }
+    c.handle_binary(
+        ServerMessage::QueryClosed {
+            query_id: a,
+            code: QueryClosedCode::OnRequest,
+        }
+        .to_bytes(),
+        t(0),
+    );
+    let mut taken = std::collections::VecDeque::new();
+    assert_eq!(c.take_events_for(a, &mut taken), 3);
+    assert!(matches!(
+        taken.back(),
+        Some(ClientEvent::QueryClosed { .. })
+    ));
+    assert!(taken.iter().all(|e| e.query_id() == Some(a)));
+    assert_eq!(c.take_events_for(a, &mut taken), 0);
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Record { query_id, .. }) if query_id == b));
+    assert_eq!(c.poll_event(), None);
+    assert!(c.wants_input());
+}
