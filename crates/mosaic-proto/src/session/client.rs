@@ -591,17 +591,21 @@ impl ClientSession {
     /// The application stopped waiting for a submission's result: it is dropped
     /// when it comes.
     pub fn abandon_submission(&mut self, id_prefix: IdPrefix) {
-        let queued = self.events.iter().position(
-            |e| matches!(e, ClientEvent::SubmissionResult { id_prefix: p, .. } if *p == id_prefix),
-        );
-        if let Some(at) = queued {
-            self.take_event(at);
-        } else if let Some(pending) = self
+        // A result still to come is forgotten first: a queued one may be what
+        // another waiter for the same record (the same prefix) takes.
+        if let Some(pending) = self
             .submissions
             .iter_mut()
             .find(|p| p.id_prefix == id_prefix && !p.abandoned)
         {
             pending.abandoned = true;
+            return;
+        }
+        let queued = self.events.iter().position(
+            |e| matches!(e, ClientEvent::SubmissionResult { id_prefix: p, .. } if *p == id_prefix),
+        );
+        if let Some(at) = queued {
+            self.take_event(at);
         }
     }
 

@@ -1219,3 +1219,29 @@ fn a_query_takes_its_answers_in_one_batch_leaving_the_others() {
     assert_eq!(c.poll_event(), None);
     assert!(c.wants_input());
 }
+
+#[test]
+fn abandoning_one_of_two_identical_submissions_leaves_the_other_its_result() {
+    let mut c = client();
+    let record = sample_record();
+    let prefix = c.submit(record.clone(), t(0)).expect("queued");
+    c.submit(record, t(0)).expect("queued");
+    let result = ServerMessage::SubmissionResult {
+        code: SubmissionResultCode::Ok,
+        id_prefix: prefix,
+    };
+    c.handle_binary(result.to_bytes(), t(0));
+    // One waiter gives up: the queued result stays for the other.
+    c.abandon_submission(prefix);
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::SubmissionResult {
+            code: SubmissionResultCode::Ok,
+            ..
+        })
+    ));
+    // The abandoned one's result is dropped when it comes.
+    c.handle_binary(result.to_bytes(), t(0));
+    assert_eq!(c.poll_event(), None);
+    assert_eq!(c.pending_submissions().count(), 0);
+}
