@@ -190,7 +190,7 @@ fn event_bytes(event: &ClientEvent) -> usize {
 #[derive(Debug)]
 pub struct ClientSession {
     config: ClientConfig,
-    core: Core,
+    pub(super) core: Core,
     open: Vec<Pending>,
     submissions: Vec<PendingSubmission>,
     events: VecDeque<ClientEvent>,
@@ -614,39 +614,9 @@ impl ClientSession {
         self.ignored_dropped
     }
 
-    /// A text WebSocket message arrived: close with 1003.
-    pub fn handle_text(&mut self, now: Instant) {
-        self.core.handle_text(now);
-    }
-
-    /// A ping or pong arrived.
-    pub fn handle_ping_or_pong(&mut self, now: Instant) {
-        self.core.keepalive.heard(now);
-    }
-
-    /// The server sent a close frame.
-    pub fn handle_peer_close(&mut self, code: Option<CloseCode>, reason: &str) {
-        self.core.handle_peer_close(code, reason);
-    }
-
-    /// The WebSocket layer refused a message over `max` bytes: close with 1009.
-    pub fn handle_oversize(&mut self, len: usize, max: usize, now: Instant) {
-        self.core.handle_oversize(len, max, now);
-    }
-
-    /// Whether anything waits to be sent.
-    pub fn has_transmits(&self) -> bool {
-        !self.core.outbound.is_empty()
-    }
-
     /// Whether events wait for the application.
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
-    }
-
-    /// The transport failed; nothing more can be sent.
-    pub fn handle_transport_error(&mut self, error: &str) {
-        self.core.handle_transport_error(error);
     }
 
     /// When [`ClientSession::handle_timeout`] should next be called.
@@ -676,19 +646,9 @@ impl ClientSession {
         self.core.outbound.pop(now)
     }
 
-    /// How the connection ended, once a close is decided or received.
-    pub fn closed(&self) -> Option<&super::Closed> {
-        self.core.closed.as_deref()
-    }
-
     /// The queries open now.
     pub fn open_queries(&self) -> impl Iterator<Item = QueryId> + '_ {
         self.open.iter().map(|q| q.id)
-    }
-
-    /// Bytes of messages queued for the server.
-    pub fn queued_bytes(&self) -> usize {
-        self.core.outbound.queued_bytes()
     }
 
     /// The ID prefixes of submissions awaiting results.

@@ -355,6 +355,57 @@ pub trait Session {
     fn has_transmits(&self) -> bool;
 }
 
+/// The transport inputs and outputs both sessions share, written once: each
+/// forwards to [`Core`].
+macro_rules! common_methods {
+    ($ty:ty, $peer:literal) => {
+        impl $ty {
+            /// A text WebSocket message arrived: close with 1003 (rulings).
+            pub fn handle_text(&mut self, now: Instant) {
+                self.core.handle_text(now);
+            }
+
+            /// A ping or pong arrived (the WebSocket layer answers pings itself).
+            pub fn handle_ping_or_pong(&mut self, now: Instant) {
+                self.core.keepalive.heard(now);
+            }
+
+            #[doc = concat!("The ", $peer, " sent a close frame.")]
+            pub fn handle_peer_close(&mut self, code: Option<CloseCode>, reason: &str) {
+                self.core.handle_peer_close(code, reason);
+            }
+
+            /// The WebSocket layer refused a message over `max` bytes: close with 1009.
+            pub fn handle_oversize(&mut self, len: usize, max: usize, now: Instant) {
+                self.core.handle_oversize(len, max, now);
+            }
+
+            /// The transport failed; nothing more can be sent.
+            pub fn handle_transport_error(&mut self, error: &str) {
+                self.core.handle_transport_error(error);
+            }
+
+            /// Whether anything waits to be sent.
+            pub fn has_transmits(&self) -> bool {
+                !self.core.outbound.is_empty()
+            }
+
+            #[doc = concat!("Bytes of messages queued for the ", $peer, " (each entry counting a little more).")]
+            pub fn queued_bytes(&self) -> usize {
+                self.core.outbound.queued_bytes()
+            }
+
+            /// How the connection ended, once a close is decided or received.
+            pub fn closed(&self) -> Option<&Closed> {
+                self.core.closed.as_deref()
+            }
+        }
+    };
+}
+
+common_methods!(ServerSession, "client");
+common_methods!(ClientSession, "server");
+
 macro_rules! impl_session {
     ($ty:ty) => {
         impl Session for $ty {

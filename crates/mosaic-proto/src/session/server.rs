@@ -156,7 +156,7 @@ struct OpenQuery {
 #[derive(Debug)]
 pub struct ServerSession {
     config: ServerConfig,
-    core: Core,
+    pub(super) core: Core,
     open: Vec<OpenQuery>,
     submissions: Vec<SubmissionRef>,
     events: VecDeque<ServerEvent>,
@@ -347,39 +347,9 @@ impl ServerSession {
             .push(Transmit::Message(message.to_bytes()), now);
     }
 
-    /// A text WebSocket message arrived: close with 1003 (rulings).
-    pub fn handle_text(&mut self, now: Instant) {
-        self.core.handle_text(now);
-    }
-
-    /// A ping or pong arrived (the WebSocket layer answers pings itself).
-    pub fn handle_ping_or_pong(&mut self, now: Instant) {
-        self.core.keepalive.heard(now);
-    }
-
-    /// The client sent a close frame.
-    pub fn handle_peer_close(&mut self, code: Option<CloseCode>, reason: &str) {
-        self.core.handle_peer_close(code, reason);
-    }
-
-    /// The WebSocket layer refused a message over `max` bytes: close with 1009.
-    pub fn handle_oversize(&mut self, len: usize, max: usize, now: Instant) {
-        self.core.handle_oversize(len, max, now);
-    }
-
-    /// Whether anything waits to be sent.
-    pub fn has_transmits(&self) -> bool {
-        !self.core.outbound.is_empty()
-    }
-
     /// Whether events wait for the application.
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
-    }
-
-    /// The transport failed; nothing more can be sent.
-    pub fn handle_transport_error(&mut self, error: &str) {
-        self.core.handle_transport_error(error);
     }
 
     /// When [`ServerSession::handle_timeout`] should next be called.
@@ -429,16 +399,6 @@ impl ServerSession {
     /// The next thing to send.
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         self.core.outbound.pop(now)
-    }
-
-    /// How the connection ended, once a close is decided or received.
-    pub fn closed(&self) -> Option<&super::Closed> {
-        self.core.closed.as_deref()
-    }
-
-    /// Bytes of messages queued for the client.
-    pub fn queued_bytes(&self) -> usize {
-        self.core.outbound.queued_bytes()
     }
 
     /// The queries open now.
