@@ -104,6 +104,22 @@ fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, per_round: usize) {
         // Warm-up.
         mosaic_round(&rt, &url, &options, 20).await;
         raw_round(&rt, raw_addr, &client_tls, 20).await;
+        // For profiling one side alone: MOSAIC_BENCH_SIDE=ours or base.
+        match std::env::var("MOSAIC_BENCH_SIDE").as_deref() {
+            Ok("ours") => {
+                for _ in 0..rounds {
+                    mosaic_round(&rt, &url, &options, per_round).await;
+                }
+                return;
+            }
+            Ok("base") => {
+                for _ in 0..rounds {
+                    raw_round(&rt, raw_addr, &client_tls, per_round).await;
+                }
+                return;
+            }
+            _ => {}
+        }
         let mut paired = Paired::default();
         for round in 0..rounds {
             let (ours, base) = if round % 2 == 0 {

@@ -87,18 +87,19 @@ impl TokioRt {
     /// A server runtime with `server_workers` worker threads and a client
     /// runtime with `client_workers`.
     pub fn new(server_workers: usize, client_workers: usize) -> TokioRt {
-        let runtime = |workers| {
+        let runtime = |workers, name: &str| {
             Arc::new(
                 tokio::runtime::Builder::new_multi_thread()
                     .worker_threads(workers)
+                    .thread_name(name)
                     .enable_all()
                     .build()
                     .expect("tokio runtime"),
             )
         };
         TokioRt {
-            server: runtime(server_workers),
-            client: runtime(client_workers),
+            server: runtime(server_workers, "bench-server"),
+            client: runtime(client_workers, "bench-client"),
         }
     }
 }

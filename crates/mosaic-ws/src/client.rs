@@ -310,6 +310,19 @@ struct Answers {
 }
 
 impl Answers {
+    /// The next record when one is at the front of the batch already taken:
+    /// the common case of a streaming query, without the general path's
+    /// larger result type.
+    fn take_record(&mut self) -> Option<Record> {
+        if !matches!(self.taken.front(), Some(ClientEvent::Record { .. })) {
+            return None;
+        }
+        match self.taken.pop_front() {
+            Some(ClientEvent::Record { record, .. }) => Some(record),
+            _ => None,
+        }
+    }
+
     fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
@@ -391,6 +404,9 @@ impl Stream for Records {
     type Item = Result<Record, RequestError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(record) = self.0.take_record() {
+            return Poll::Ready(Some(Ok(record)));
+        }
         loop {
             return match self.0.poll_next(cx) {
                 Poll::Ready(Some(Ok(ClientEvent::Record { record, .. }))) => {
@@ -447,6 +463,9 @@ impl Stream for Subscription {
     type Item = Result<SubscriptionEvent, RequestError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(record) = self.0.take_record() {
+            return Poll::Ready(Some(Ok(SubscriptionEvent::Record(record))));
+        }
         loop {
             return match self.0.poll_next(cx) {
                 Poll::Ready(Some(Ok(ClientEvent::Record { record, .. }))) => {

@@ -1,52 +1,16 @@
 //! Deciding whether a record passes a filter (filter.md).
 
-use super::{ElementType, Filter, FilterElement, TagList};
+use super::{Filter, FilterElement, TagList};
 use crate::{Record, Tag, Timestamp};
-
-/// Element types in the order [`Filter::matches`] checks them: cheap
-/// comparisons first, tag scans last.
-const CHECK_ORDER: [ElementType; 11] = [
-    ElementType::SINCE,
-    ElementType::UNTIL,
-    ElementType::RECEIVED_SINCE,
-    ElementType::RECEIVED_UNTIL,
-    ElementType::KINDS,
-    ElementType::AUTHOR_KEYS,
-    ElementType::SIGNING_KEYS,
-    ElementType::TIMESTAMPS,
-    ElementType::EXCLUDE,
-    ElementType::INCLUDED_TAGS,
-    ElementType::EXCLUDED_TAGS,
-];
 
 impl Filter {
     /// Whether `record` passes every element a client can check: all but
     /// Received Since and Received Until, whose time only the server knows.
     pub fn matches_ignoring_received(&self, record: &Record) -> bool {
-        self.first_elements()
-            .iter()
-            .flatten()
-            .filter(|e| {
-                !matches!(
-                    e,
-                    FilterElement::ReceivedSince(_) | FilterElement::ReceivedUntil(_)
-                )
-            })
-            .all(|element| element_matches(element, record, Timestamp::ZERO))
-    }
-
-    /// The element of each type that counts (the first), in [`CHECK_ORDER`].
-    fn first_elements(&self) -> [Option<FilterElement<'_>>; 11] {
-        let mut firsts: [Option<FilterElement<'_>>; 11] = [None; 11];
-        for element in self.elements() {
-            let slot = CHECK_ORDER
-                .iter()
-                .position(|t| *t == element.element_type());
-            if let Some(slot) = slot {
-                firsts[slot].get_or_insert(element);
-            }
-        }
-        firsts
+        self.all_first_elements(|element| match element {
+            FilterElement::ReceivedSince(_) | FilterElement::ReceivedUntil(_) => true,
+            element => element_matches(&element, record, Timestamp::ZERO),
+        })
     }
 
     /// Whether `record` passes every element of the filter, given the time the
@@ -56,10 +20,28 @@ impl Filter {
     /// ignored). A list element with no entries matches no record (an empty
     /// exclusion excludes none). A filter with no elements matches every record.
     pub fn matches(&self, record: &Record, received_at: Timestamp) -> bool {
-        self.first_elements()
-            .iter()
-            .flatten()
-            .all(|element| element_matches(element, record, received_at))
+        self.all_first_elements(|element| element_matches(&element, record, received_at))
+    }
+
+    /// Whether `passes` holds for the first element of each type, in one pass
+    /// over the bytes with nothing copied (a client checks every record it is
+    /// sent, so this runs once per Record message); stops at the first that
+    /// fails.
+    fn all_first_elements(&self, mut passes: impl FnMut(FilterElement<'_>) -> bool) -> bool {
+        let mut seen: u16 = 0;
+        for element in self.elements() {
+            let ty = element.element_type().0;
+            // The defined types are 0x01..=0x05 and 0x80..=0x85: one bit each.
+            let bit = 1u16 << ((ty & 0x0f) | ((ty & 0x80) >> 4));
+            if seen & bit != 0 {
+                continue;
+            }
+            seen |= bit;
+            if !passes(element) {
+                return false;
+            }
+        }
+        true
     }
 }
 

@@ -167,8 +167,11 @@ fn only_the_first_element_of_a_type_counts() {
     ));
 }
 
-#[test]
-fn each_element_type_matches_and_rejects() {
+type AddElement = Box<dyn Fn(FilterBuilder) -> FilterBuilder>;
+
+/// One element of each type that the sample record passes, and one that it
+/// fails, with the received-at time they assume.
+fn element_cases() -> (Timestamp, Vec<(&'static str, AddElement, bool)>) {
     let record = sample_record(); // ts 0x1_0000, tag (1, "abc")
     let ts = record.timestamp();
     let later = Timestamp::from_nanos(ts.as_nanos() + 1);
@@ -179,7 +182,6 @@ fn each_element_type_matches_and_rejects() {
     let kind = record.kind();
     let other_kind = Kind::from_bytes([0, 0, 0, 0, 1, 0, 2, 0x1c]);
     let received = Timestamp::from_nanos(5_000);
-    type AddElement = Box<dyn Fn(FilterBuilder) -> FilterBuilder>;
     let cases: Vec<(&str, AddElement, bool)> = vec![
         (
             "author key listed",
@@ -302,6 +304,12 @@ fn each_element_type_matches_and_rejects() {
             false,
         ),
     ];
+    (received, cases)
+}
+
+#[test]
+fn each_element_type_matches_and_rejects() {
+    let (received, cases) = element_cases();
     let record = sample_record();
     for (name, build, expected) in cases {
         let filter = build(Filter::builder()).build().expect("fits");
@@ -313,6 +321,45 @@ fn each_element_type_matches_and_rejects() {
             .expect("empty")
             .matches(&record, received)
     );
+}
+
+/// Every element type keeps its own "first one counts" slot: an element that
+/// fails after passing elements of every other type still fails the filter,
+/// and one that fails before a passing element of its own type does too.
+#[test]
+fn each_type_is_judged_by_its_own_first_element() {
+    let (received, cases) = element_cases();
+    let record = sample_record();
+    let type_of = |add: &AddElement| {
+        let filter = add(Filter::builder()).build().expect("fits");
+        filter
+            .elements()
+            .next()
+            .expect("one element")
+            .element_type()
+    };
+    let passing: Vec<_> = cases.iter().filter(|case| case.2).collect();
+    for (name, failing, _) in cases.iter().filter(|case| !case.2) {
+        let ty = type_of(failing);
+        let mut others = Filter::builder();
+        for (_, pass, _) in passing.iter().filter(|case| type_of(&case.1) != ty) {
+            others = pass(others);
+        }
+        let after_others = failing(others).build().expect("fits");
+        assert!(
+            !after_others.matches(&record, received),
+            "{name} after the others"
+        );
+        let mut first = failing(Filter::builder());
+        for (_, pass, _) in &passing {
+            first = pass(first);
+        }
+        let first = first.build().expect("fits");
+        assert!(
+            !first.matches(&record, received),
+            "{name} first of its type"
+        );
+    }
 }
 
 #[test]

@@ -77,7 +77,7 @@ pub enum Ignored {
         record: Record,
     },
     /// A server message type that is neither core nor negotiated.
-    UnknownType(DecodeError),
+    UnknownType(Box<DecodeError>),
 }
 
 /// What the server answered, routed to the query or submission it belongs to.
@@ -414,7 +414,7 @@ impl ClientSession {
             Ok(message) => self.handle_message(message),
             Err(error) => match error.disposition() {
                 Disposition::Ignore => {
-                    self.push_event(ClientEvent::Ignored(Ignored::UnknownType(error)))
+                    self.push_event(ClientEvent::Ignored(Ignored::UnknownType(Box::new(error))))
                 }
                 Disposition::Close(code) => self.core.close_for(error, code, now),
                 // Only a server answers; a client closes on anything else.
@@ -550,7 +550,13 @@ impl ClientSession {
     pub fn take_events_for(&mut self, query_id: QueryId, out: &mut VecDeque<ClientEvent>) -> usize {
         let before = out.len();
         if self.events.iter().all(|e| e.query_id() == Some(query_id)) {
-            out.extend(self.events.drain(..));
+            if out.is_empty() {
+                // The usual case, one query streaming: hand the whole queue
+                // over and keep the consumer's empty one, moving nothing.
+                std::mem::swap(&mut self.events, out);
+            } else {
+                out.extend(self.events.drain(..));
+            }
             self.event_bytes = 0;
         } else {
             let mut kept = VecDeque::with_capacity(self.events.len());

@@ -1221,6 +1221,51 @@ fn a_query_takes_its_answers_in_one_batch_leaving_the_others() {
 }
 
 #[test]
+fn a_lone_query_takes_its_whole_queue_and_later_batches_append_in_order() {
+    let mut c = client();
+    let a = c.query(author_filter(), 0, t(0)).expect("id");
+    let records: Vec<crate::Record> = (0..3)
+        .map(|i| {
+            record_with(
+                &[Tag::new(1, b"abc").expect("tag")],
+                b"hello",
+                0x1_0000 * (i + 1),
+            )
+        })
+        .collect();
+    let deliver = |c: &mut ClientSession, record: &crate::Record| {
+        c.handle_binary(
+            ServerMessage::Record {
+                query_id: a,
+                record: record.clone(),
+            }
+            .to_bytes(),
+            t(0),
+        )
+    };
+    let mut taken = std::collections::VecDeque::new();
+    deliver(&mut c, &records[0]);
+    deliver(&mut c, &records[1]);
+    // The consumer holds nothing: the queue is handed over whole.
+    assert_eq!(c.take_events_for(a, &mut taken), 2);
+    assert_eq!(c.poll_event(), None);
+    // The consumer still holds one: the next batch goes behind it.
+    taken.pop_front();
+    deliver(&mut c, &records[2]);
+    assert_eq!(c.take_events_for(a, &mut taken), 1);
+    let order: Vec<crate::Record> = taken
+        .into_iter()
+        .map(|e| match e {
+            ClientEvent::Record { record, .. } => record,
+            other => panic!("expected a record, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(order, records[1..]);
+    // Nothing is counted as held once taken: the session reads on.
+    assert!(c.wants_input());
+}
+
+#[test]
 fn abandoning_one_of_two_identical_submissions_leaves_the_other_its_result() {
     let mut c = client();
     let record = sample_record();
