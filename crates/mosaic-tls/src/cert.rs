@@ -135,6 +135,19 @@ pub(crate) fn peer_key(certificate: &CertificateDer<'_>) -> Result<VerifyingKey,
     }
 }
 
+/// The key bytes a peer certificate carries, read without the curve
+/// arithmetic of [`peer_key`]'s checks: for comparing with a key already
+/// known to be valid.
+pub(crate) fn peer_key_bytes(certificate: &CertificateDer<'_>) -> Option<[u8; 32]> {
+    if certificate.len() == ED25519_SPKI_LEN {
+        return certificate
+            .strip_prefix(&ED25519_SPKI_PREFIX[..])
+            .and_then(|key| key.try_into().ok());
+    }
+    let (_, parsed) = X509Certificate::from_der(certificate).ok()?;
+    ed25519_key_bytes(parsed.public_key()).ok().copied()
+}
+
 fn raw_public_key(spki: &[u8]) -> Result<VerifyingKey, PeerCertError> {
     if let Some(key) = spki.strip_prefix(&ED25519_SPKI_PREFIX[..])
         && let Ok(bytes) = <&[u8; 32]>::try_from(key)
@@ -279,6 +292,17 @@ mod tests {
     fn certificate() -> (VerifyingKey, CertificateDer<'static>) {
         let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
         (key.verifying_key(), self_signed_certificate(&key).unwrap())
+    }
+
+    #[test]
+    fn key_bytes_are_read_from_both_forms_and_nothing_else() {
+        let (key, cert) = certificate();
+        let spki = ed25519_spki(&key);
+        assert_eq!(peer_key_bytes(&cert), Some(*key.as_bytes()));
+        assert_eq!(peer_key_bytes(&spki.clone().into()), Some(*key.as_bytes()));
+        // A raw key one byte short, and bytes that are no certificate.
+        assert_eq!(peer_key_bytes(&spki[..43].to_vec().into()), None);
+        assert_eq!(peer_key_bytes(&vec![0x30, 0x03, 1, 2, 3].into()), None);
     }
 
     #[test]

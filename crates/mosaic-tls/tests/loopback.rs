@@ -951,3 +951,87 @@ fn peer_identity_before_the_handshake_is_an_error() {
         Err(mosaic_tls::PeerIdentityError::HandshakeIncomplete)
     );
 }
+
+/// Both sides of a handshake over memory: the client's connection once done.
+fn handshake_in_memory(
+    client: Arc<ClientConfig>,
+    server: Arc<rustls::ServerConfig>,
+) -> rustls::ClientConnection {
+    let mut client =
+        rustls::ClientConnection::new(client, "mosaic.test".try_into().unwrap()).unwrap();
+    let mut server = rustls::ServerConnection::new(server).unwrap();
+    let mut buffer = Vec::new();
+    for _ in 0..10 {
+        if !client.is_handshaking() && !server.is_handshaking() {
+            break;
+        }
+        buffer.clear();
+        client.write_tls(&mut buffer).unwrap();
+        server.read_tls(&mut &buffer[..]).unwrap();
+        server.process_new_packets().unwrap();
+        buffer.clear();
+        server.write_tls(&mut buffer).unwrap();
+        client.read_tls(&mut &buffer[..]).unwrap();
+        client.process_new_packets().unwrap();
+    }
+    assert!(!client.is_handshaking(), "handshake did not finish");
+    client
+}
+
+#[test]
+fn server_identity_is_the_pinned_key_and_agrees_with_from_connection() {
+    let pinned = server_identity().public_key();
+    for (kind, served) in [
+        (CertType::X509, ServerCertTypes::X509),
+        (CertType::RawPublicKey, ServerCertTypes::RawPublicKey),
+    ] {
+        let server = ServerTls::builder(server_identity())
+            .cert_types(served)
+            .build()
+            .unwrap();
+        let client = ClientTls::builder(pinned)
+            .server_cert_type(kind)
+            .build()
+            .unwrap();
+        let connection = handshake_in_memory(client.config(), server.config());
+        assert_eq!(
+            client.server_identity(&connection),
+            Ok(PeerIdentity::Authenticated(pinned)),
+            "{kind:?}"
+        );
+        assert_eq!(
+            client.server_identity(&connection),
+            PeerIdentity::from_connection(&connection)
+        );
+    }
+}
+
+#[test]
+fn server_identity_reads_the_certificate_when_it_carries_another_key() {
+    // A connection made with another configuration (pinning the server's
+    // real key) is judged by its certificate, not by this one's pin.
+    let real = server_identity().public_key();
+    let server = ServerTls::builder(server_identity()).build().unwrap();
+    let made_with = ClientTls::builder(real).build().unwrap();
+    let connection = handshake_in_memory(made_with.config(), server.config());
+    let other = ClientTls::builder(client_identity().public_key())
+        .build()
+        .unwrap();
+    assert_eq!(
+        other.server_identity(&connection),
+        Ok(PeerIdentity::Authenticated(real))
+    );
+}
+
+#[test]
+fn server_identity_before_the_handshake_is_an_error() {
+    let client = ClientTls::builder(server_identity().public_key())
+        .build()
+        .unwrap();
+    let connection =
+        rustls::ClientConnection::new(client.config(), "mosaic.test".try_into().unwrap()).unwrap();
+    assert_eq!(
+        client.server_identity(&connection),
+        Err(mosaic_tls::PeerIdentityError::HandshakeIncomplete)
+    );
+}

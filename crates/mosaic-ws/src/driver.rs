@@ -275,30 +275,40 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         }
     }
 
-    /// Handles a due timeout and arms the timer for the next; whether it fired.
-    fn time(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let deadline = {
-            let mut inner = self.shared.lock();
-            if inner.session.poll_timeout().is_some_and(|d| now >= d) {
-                inner.session.handle_timeout(now);
-            }
-            if inner.closed().is_some()
-                && !inner.session.has_transmits()
-                && self.linger_until.is_none()
-            {
-                // Nothing more will be sent: the last flush (the WebSocket
-                // layer's close reply, or what a stalled peer never took) gets
-                // the close timeout at most.
-                self.linger_until = Some(later(now, self.close_timeout));
-            }
-            inner.session.poll_timeout()
-        };
+    /// Handles a due timeout, and starts the close timeout once a closed
+    /// connection has nothing more to send; whether a timeout was handled.
+    fn handle_timeouts(&mut self, now: Instant) -> bool {
+        let mut inner = self.shared.lock();
+        let due = inner.session.poll_timeout().is_some_and(|d| now >= d);
+        if due {
+            inner.session.handle_timeout(now);
+        }
+        if inner.closed().is_some() && !inner.session.has_transmits() && self.linger_until.is_none()
+        {
+            // Nothing more will be sent: the last flush (the WebSocket
+            // layer's close reply, or what a stalled peer never took) gets
+            // the close timeout at most.
+            self.linger_until = Some(later(now, self.close_timeout));
+        }
+        due
+    }
+
+    /// Arms the timer for the next deadline, as the driver goes idle; whether
+    /// that deadline has passed already (go round again rather than sleep).
+    ///
+    /// Arming only here, after the round's reads and writes, means that a
+    /// deadline which is gone again by then (the queue's stall clock, once
+    /// the queue is written out; the close timeout of a connection that
+    /// finishes in this poll) costs no timer: registering one can make the
+    /// runtime wake its I/O driver, a system call and a wake-up of its own.
+    fn sleep(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let deadline = self.shared.lock().session.poll_timeout();
         let deadline = [deadline, self.linger_until].into_iter().flatten().min();
         let Some(deadline) = deadline else {
             // Nothing to wait for. An armed timer is kept, not dropped: it
             // wakes the driver once for nothing, where dropping it and arming
             // a new one each time the queue fills and empties registers a
-            // timer per message (and the runtime wakes its I/O driver for it).
+            // timer per message.
             if let Some((_, sleep)) = self.timer.as_mut()
                 && sleep.as_mut().poll(cx).is_ready()
             {
@@ -306,6 +316,9 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             }
             return false;
         };
+        if deadline <= now {
+            return true;
+        }
         // Re-arm only for an earlier deadline: a later one (the keepalive moving
         // on with every message) is met by waking early and re-arming then.
         let rearm = self
@@ -420,7 +433,7 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
         for _ in 0..ROUNDS_PER_POLL {
             let now = Instant::now();
             let read = this.read(cx, now);
-            let fired = this.time(cx, now);
+            let fired = this.handle_timeouts(now);
             let wrote = this.write(cx, now);
             {
                 let mut inner = this.shared.lock();
@@ -437,7 +450,9 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
                 this.finish();
                 return Poll::Ready(());
             }
-            if !(read || fired || wrote) {
+            // Idle: sleep until the next deadline, unless it has passed.
+            let idle = !(read || fired || wrote);
+            if idle && !this.sleep(cx, now) {
                 return Poll::Pending;
             }
         }

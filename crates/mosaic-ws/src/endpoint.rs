@@ -81,7 +81,7 @@ async fn connect_to<T: Transport>(
         .await
         .map_err(ConnectError::Tls)?;
     let state = T::client_tls_state(&tls);
-    let peer = PeerIdentity::from_connection(state)?;
+    let peer = options.tls.server_identity(state)?;
 
     let handshake = ClientHandshake::new(options.extensions.clone());
     let mut request = url
