@@ -5,6 +5,7 @@
 //! application. It is generic over any WebSocket stream of tungstenite messages
 //! (tokio-tungstenite's and async-tungstenite's alike) and any [`Runtime`].
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -29,6 +30,20 @@ const ROUNDS_PER_POLL: usize = 16;
 
 /// Most messages read in one round.
 const READS_PER_ROUND: usize = 64;
+
+/// Messages read before they are fed to the session under one lock, and the
+/// bytes after which a batch ends early. The session's input limit is checked
+/// per batch, so it may be passed by one batch: at most this many bytes and
+/// one message more.
+const READ_BATCH: usize = 16;
+const READ_BATCH_BYTES: usize = 64 * 1024;
+
+/// Transmits taken from the session under one lock, and the bytes after which
+/// a batch ends early: the application queueing and the driver sending take
+/// the lock in turns, and on a runtime whose threads run both at once each
+/// lock taken per message is one more chance to contend.
+const WRITE_BATCH: usize = 16;
+const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
 /// Records up to this size go as one frame, copied behind their header into
 /// the driver's scratch buffer; larger ones go as two frames of one message
@@ -72,6 +87,9 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     timer: Option<(Instant, Pin<Box<R::Sleep>>)>,
     /// The second frame of a Record sent in two frames, waiting for the sink.
     pending_frame: Option<Message>,
+    /// Transmits taken from the session, waiting for the sink (at most one
+    /// batch; freed with the scratch buffer once all is flushed).
+    outgoing: VecDeque<Transmit>,
     /// Where Record headers (and small records behind them) are laid out.
     scratch: BytesMut,
     unflushed: bool,
@@ -104,6 +122,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             runtime,
             timer: None,
             pending_frame: None,
+            outgoing: VecDeque::new(),
             scratch: BytesMut::new(),
             unflushed: false,
             read_done: false,
@@ -118,37 +137,57 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
 
     /// Reads while the session wants input, at most [`READS_PER_ROUND`]
     /// messages so that a fast peer cannot keep the driver from writing and
-    /// checking its timers; whether anything arrived.
+    /// checking its timers; whether anything arrived. Messages that are
+    /// ready are gathered in batches and fed to the session under one lock.
     fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         if self.read_done {
             return false;
         }
         let mut progress = false;
-        // One lock per message: whether the session wants more is asked under
-        // the same lock that fed it the last one.
+        let mut read = 0;
         let mut wants = Self::wants_input(&mut self.shared.lock());
-        for _ in 0..READS_PER_ROUND {
-            if !wants || self.read_done {
-                break;
-            }
-            let item = match self.ws.poll_next_unpin(cx) {
-                Poll::Ready(item) => item,
-                Poll::Pending => break,
-            };
-            progress = true;
-            let mut inner = self.shared.lock();
-            match item {
-                Some(Ok(message)) => {
-                    self.peer_finished |= matches!(message, Message::Close(_));
-                    if handle_message(&mut inner, message, now) {
-                        self.unflushed = true;
+        while wants && !self.read_done && read < READS_PER_ROUND {
+            let mut batch: [Option<Message>; READ_BATCH] = Default::default();
+            let (mut count, mut bytes) = (0, 0);
+            // `Some(None)`: the stream ended; `Some(Some(error))`: it failed.
+            let mut end: Option<Option<WsError>> = None;
+            while count < READ_BATCH && bytes < READ_BATCH_BYTES {
+                match self.ws.poll_next_unpin(cx) {
+                    Poll::Pending => break,
+                    Poll::Ready(Some(Ok(message))) => {
+                        bytes += message.len();
+                        batch[count] = Some(message);
+                        count += 1;
+                    }
+                    Poll::Ready(Some(Err(error))) => {
+                        end = Some(Some(error));
+                        break;
+                    }
+                    Poll::Ready(None) => {
+                        end = Some(None);
+                        break;
                     }
                 }
-                Some(Err(error)) => {
+            }
+            if count == 0 && end.is_none() {
+                break;
+            }
+            progress = true;
+            read += count + usize::from(end.is_some());
+            let mut inner = self.shared.lock();
+            for message in batch.iter_mut().take(count).filter_map(Option::take) {
+                self.peer_finished |= matches!(message, Message::Close(_));
+                if handle_message(&mut inner, message, now) {
+                    self.unflushed = true;
+                }
+            }
+            match end {
+                None => {}
+                Some(Some(error)) => {
                     self.read_done = true;
                     handle_read_error(&mut inner.session, error, now);
                 }
-                None => {
+                Some(None) => {
                     self.read_done = true;
                     self.peer_finished = true;
                     if inner.closed().is_none() {
@@ -189,12 +228,12 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     if self.close_sent {
                         break;
                     }
-                    let mut inner = self.shared.lock();
-                    let Some(transmit) = inner.session.poll_transmit(now) else {
+                    if self.outgoing.is_empty() {
+                        self.take_transmits(now);
+                    }
+                    let Some(transmit) = self.outgoing.pop_front() else {
                         break;
                     };
-                    inner.wake_space_waiters();
-                    drop(inner);
                     self.message_for(transmit, now)
                 }
             };
@@ -209,9 +248,11 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             match self.ws.poll_flush_unpin(cx) {
                 Poll::Ready(Ok(())) => {
                     self.unflushed = false;
-                    // Nothing left to write: an idle connection keeps no scratch.
-                    if self.pending_frame.is_none() {
+                    // Nothing left to write: an idle connection keeps no
+                    // scratch buffer and no batch.
+                    if self.pending_frame.is_none() && self.outgoing.is_empty() {
                         self.scratch = BytesMut::new();
+                        self.outgoing = VecDeque::new();
                     }
                 }
                 Poll::Ready(Err(error)) => self.write_failed(error),
@@ -219,6 +260,27 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             }
         }
         progress
+    }
+
+    /// Takes a batch of transmits from the session into `outgoing`, under
+    /// one lock, and wakes whoever waits for room in its queue.
+    fn take_transmits(&mut self, now: Instant) {
+        let mut inner = self.shared.lock();
+        let mut bytes = 0;
+        while self.outgoing.len() < WRITE_BATCH && bytes < WRITE_BATCH_BYTES {
+            let Some(transmit) = inner.session.poll_transmit(now) else {
+                break;
+            };
+            bytes += transmit.message_len();
+            let last = matches!(transmit, Transmit::Close { .. });
+            self.outgoing.push_back(transmit);
+            if last {
+                break;
+            }
+        }
+        if !self.outgoing.is_empty() {
+            inner.wake_space_waiters();
+        }
     }
 
     /// The WebSocket message for a transmit. A large Record goes as two frames
@@ -283,7 +345,10 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         if due {
             inner.session.handle_timeout(now);
         }
-        if inner.closed().is_some() && !inner.session.has_transmits() && self.linger_until.is_none()
+        if inner.closed().is_some()
+            && !inner.session.has_transmits()
+            && self.outgoing.is_empty()
+            && self.linger_until.is_none()
         {
             // Nothing more will be sent: the last flush (the WebSocket
             // layer's close reply, or what a stalled peer never took) gets
@@ -350,7 +415,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         if self.write_done || self.linger_until.is_some_and(|t| now >= t) {
             return true;
         }
-        if self.unflushed || self.pending_frame.is_some() {
+        if self.unflushed || self.pending_frame.is_some() || !self.outgoing.is_empty() {
             return false;
         }
         if self.close_sent {

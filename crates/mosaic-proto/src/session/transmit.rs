@@ -122,7 +122,8 @@ impl Outbound {
 
     /// Queues a transmit without checking room: callers check [`Outbound::has_room`]
     /// for application messages; automatic answers are tiny and only made while
-    /// input is read, which stops when the queue is full.
+    /// input is read, which stops when the queue is full (a transport that
+    /// reads in batches may pass the limit by one batch's answers).
     pub(crate) fn push(&mut self, transmit: Transmit, now: Instant) {
         if self.queue.is_empty() {
             self.progress_at = Some(now);
