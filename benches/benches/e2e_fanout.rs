@@ -31,13 +31,14 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use mosaic_benches::e2e::raw::{Rt as _, TokioRt};
+use mosaic_benches::e2e::servers::{report_memory_until_stdin_ends, serve_raw_tokio};
 use mosaic_benches::e2e::ws_config;
 use mosaic_proto::{QueryId, ServerMessage};
 use tokio::sync::mpsc;
 use tungstenite::Message;
 
 use mosaic_benches::e2e::{
-    Fixture, filter, machine, peak_rss_kib, quick, raise_nofile_limit, record_of_len, rss_kib,
+    Fixture, filter, machine, quick, raise_nofile_limit, record_of_len, rss_kib,
 };
 use mosaic_demo::store::{MemoryStore, accept_structural};
 use mosaic_proto::SubmissionResultCode;
@@ -174,13 +175,7 @@ fn server(fixture: Fixture) {
         addr
     });
     println!("READY {addr} RSS0 {}", rss_kib());
-    let mut line = String::new();
-    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-        if line.trim() == "REPORT" {
-            println!("PEAK {} RSS {}", peak_rss_kib(), rss_kib());
-        }
-        line.clear();
-    }
+    report_memory_until_stdin_ends();
 }
 
 /// The client process: subscribers, then the submitter; prints the time
@@ -306,42 +301,14 @@ fn raw_server(fixture: Fixture) {
         .build()
         .expect("runtime");
     let subscribers: Arc<Mutex<Vec<mpsc::Sender<Bytes>>>> = Arc::default();
-    let addr = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let acceptor = tokio_rustls::TlsAcceptor::from(fixture.server_config());
-        tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = tcp.set_nodelay(true);
-                let (acceptor, subscribers) = (acceptor.clone(), subscribers.clone());
-                tokio::spawn(async move {
-                    let handshake = Box::pin(async move {
-                        let tls = acceptor.accept(tcp).await.ok()?;
-                        tokio_tungstenite::accept_async_with_config(tls, Some(ws_config()))
-                            .await
-                            .ok()
-                    });
-                    if let Some(ws) = handshake.await {
-                        raw_connection(ws, subscribers).await;
-                    }
-                });
-            }
-        });
-        addr
-    });
+    let addr = runtime.block_on(serve_raw_tokio(
+        "127.0.0.1:0",
+        &fixture,
+        ws_config(),
+        move |ws| raw_connection(ws, subscribers.clone()),
+    ));
     println!("READY {addr} RSS0 {}", rss_kib());
-    let mut line = String::new();
-    while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
-        if line.trim() == "REPORT" {
-            println!("PEAK {} RSS {}", peak_rss_kib(), rss_kib());
-        }
-        line.clear();
-    }
+    report_memory_until_stdin_ends();
 }
 
 async fn raw_connection<W: mosaic_ws::WebSocket>(

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
+use mosaic_benches::e2e::servers::serve_raw_tokio;
 use mosaic_benches::e2e::stats::median;
 use mosaic_benches::e2e::{Fixture, machine, quick, raise_nofile_limit, rss_kib};
 use mosaic_demo::store::{MemoryStore, accept_structural};
@@ -278,35 +279,15 @@ async fn serve_raw(
     config: WebSocketConfig,
     live: Arc<AtomicUsize>,
 ) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-    let local = listener.local_addr().expect("addr");
-    let acceptor = tokio_rustls::TlsAcceptor::from(fixture.server_config());
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = tcp.set_nodelay(true);
-            let (acceptor, live) = (acceptor.clone(), live.clone());
-            tokio::spawn(async move {
-                // Boxed, as Mosaic's server boxes its own: the handshake's
-                // state is freed once done instead of sizing the task.
-                let handshake = Box::pin(async move {
-                    let tls = acceptor.accept(tcp).await.ok()?;
-                    tokio_tungstenite::accept_async_with_config(tls, Some(config))
-                        .await
-                        .ok()
-                });
-                let Some(mut ws) = handshake.await else {
-                    return;
-                };
-                live.fetch_add(1, Ordering::SeqCst);
-                while let Some(Ok(_)) = ws.next().await {}
-                live.fetch_sub(1, Ordering::SeqCst);
-            });
+    serve_raw_tokio(addr, fixture, config, move |mut ws| {
+        let live = live.clone();
+        async move {
+            live.fetch_add(1, Ordering::SeqCst);
+            while let Some(Ok(_)) = ws.next().await {}
+            live.fetch_sub(1, Ordering::SeqCst);
         }
-    });
-    local
+    })
+    .await
 }
 
 /// A connection the client holds.

@@ -17,16 +17,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
-use mosaic_benches::e2e::raw::{AsyncStdRt, Rt, TokioRt};
+use mosaic_benches::e2e::raw::Rt;
+use mosaic_benches::e2e::servers::{RunOn, on_each_runtime, start_servers};
 use mosaic_benches::e2e::stats::{Paired, median, quantile, range};
-use mosaic_benches::e2e::{
-    Fixture, bounded, machine, quick, record_of_len, tokio_workers, ws_config,
-};
+use mosaic_benches::e2e::{Fixture, bounded, machine, quick, record_of_len, ws_config};
 use mosaic_proto::session::ServerEvent;
 use mosaic_proto::{
     ClientMessage, QueryClosedCode, QueryId, Record, Reference, References, ServerMessage,
 };
-use mosaic_ws::{Accepted, ClientConnection, Server, WebSocket};
+use mosaic_ws::{Accepted, ClientConnection, WebSocket};
 use tungstenite::Message;
 
 /// Size of the record the Get fetches.
@@ -39,19 +38,22 @@ fn main() {
     println!(
         "{blocks} blocks x {per_block} round trips per side, {RECORD_LEN}-byte record, one request in flight"
     );
-    let fixture = Fixture::new();
-    let only = std::env::var("MOSAIC_BENCH_RUNTIME").ok();
-    if only.as_deref().is_none_or(|r| r == "tokio") {
-        let (server, client) = tokio_workers();
-        run(
-            TokioRt::new(server, client),
-            fixture.clone(),
-            blocks,
-            per_block,
-        );
-    }
-    if only.as_deref().is_none_or(|r| r == "async-std") {
-        run(AsyncStdRt, fixture.clone(), blocks, per_block);
+    on_each_runtime(&mut Latency {
+        fixture: Fixture::new(),
+        blocks,
+        per_block,
+    });
+}
+
+struct Latency {
+    fixture: Fixture,
+    blocks: usize,
+    per_block: usize,
+}
+
+impl RunOn for Latency {
+    fn run<R: Rt>(&mut self, rt: R) {
+        run(rt, self.fixture.clone(), self.blocks, self.per_block);
     }
 }
 
@@ -80,39 +82,14 @@ fn run<R: Rt>(rt: R, fixture: Fixture, blocks: usize, per_block: usize) {
             .to_bytes(),
         ];
         let served = Arc::new(record.clone());
-        let (options, tls) = (fixture.server_options(16), fixture.server_config());
-        let rt3 = rt.clone();
-        let (url, raw_addr) = rt
-            .on_server(async move {
-                let server = Server::bind_on(rt3.mosaic(), "127.0.0.1:0", options)
-                    .await
-                    .expect("bind");
-                let url = format!("wss://{}/", server.local_addr().expect("addr"));
-                rt3.spawn(async move {
-                    let _ = server
-                        .serve(
-                            move |accepted| answer_gets(accepted, served.clone()),
-                            |remote, error| eprintln!("mosaic accept {remote}: {error}"),
-                        )
-                        .await;
-                });
-                let listener = rt3.listen("127.0.0.1:0").await.expect("listen");
-                let raw_addr = R::local_addr(&listener);
-                let rt4 = rt3.clone();
-                rt3.spawn(async move {
-                    while let Ok(tcp) = R::accept(&listener).await {
-                        let tls = tls.clone();
-                        let answer = answer.clone();
-                        rt4.spawn(async move {
-                            if let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await {
-                                raw_server(ws, answer).await;
-                            }
-                        });
-                    }
-                });
-                (url, raw_addr)
-            })
-            .await;
+        let (url, raw_addr) = start_servers(
+            &rt,
+            &fixture,
+            16,
+            move |accepted| answer_gets(accepted, served.clone()),
+            move |ws| raw_server(ws, answer.clone()),
+        )
+        .await;
         let client = mosaic_ws::connect_on(rt.mosaic(), &url, &fixture.client_options())
             .await
             .expect("mosaic connect");

@@ -20,12 +20,13 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
 use futures_util::future::join_all;
-use mosaic_benches::e2e::raw::{AsyncStdRt, Rt, TokioRt};
+use mosaic_benches::e2e::raw::Rt;
+use mosaic_benches::e2e::servers::{RunOn, on_each_runtime, start_servers};
 use mosaic_benches::e2e::stats::{Paired, median, range};
-use mosaic_benches::e2e::{Fixture, bounded, machine, quick, tokio_workers, ws_config};
+use mosaic_benches::e2e::{Fixture, bounded, machine, quick, ws_config};
 use mosaic_proto::CloseCode;
 use mosaic_tls::rustls;
-use mosaic_ws::{Accepted, ClientOptions, Server};
+use mosaic_ws::{Accepted, ClientOptions};
 
 /// Connectors running at once.
 const CONNECTORS: usize = 4;
@@ -38,66 +39,43 @@ fn main() {
         "{rounds} rounds of {per_round} connections per side, {CONNECTORS} connectors at once"
     );
     let fixture = Fixture::new();
-    let only = std::env::var("MOSAIC_BENCH_RUNTIME").ok();
-    if only.as_deref().is_none_or(|r| r == "tokio") {
-        let (server, client) = tokio_workers();
-        run(
-            TokioRt::new(server, client),
-            fixture.clone(),
-            rounds,
-            per_round,
-        );
-    }
-    if only.as_deref().is_none_or(|r| r == "async-std") {
-        run(AsyncStdRt, fixture.clone(), rounds, per_round);
-    }
+    on_each_runtime(&mut Setup {
+        fixture: fixture.clone(),
+        rounds,
+        per_round,
+    });
     bare_rustls(&fixture, if quick { 500 } else { 3000 });
+}
+
+struct Setup {
+    fixture: Fixture,
+    rounds: usize,
+    per_round: usize,
+}
+
+impl RunOn for Setup {
+    fn run<R: Rt>(&mut self, rt: R) {
+        run(rt, self.fixture.clone(), self.rounds, self.per_round);
+    }
 }
 
 fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, per_round: usize) {
     let rt2 = rt.clone();
     rt.block_on(async move {
         let rt = rt2;
-        let (options, tls) = (
-            fixture.server_options(CONNECTORS * 4),
-            fixture.server_config(),
-        );
-        let rt3 = rt.clone();
-        let (url, raw_addr) = rt
-            .on_server(async move {
-                let server = Server::bind_on(rt3.mosaic(), "127.0.0.1:0", options)
-                    .await
-                    .expect("bind");
-                let url = format!("wss://{}/", server.local_addr().expect("addr"));
-                rt3.spawn(async move {
-                    let _ = server
-                        .serve(
-                            |accepted| async move {
-                                if let Accepted::Mosaic(mut connection) = accepted {
-                                    while connection.recv().await.is_some() {}
-                                }
-                            },
-                            |remote, error| eprintln!("mosaic accept {remote}: {error}"),
-                        )
-                        .await;
-                });
-                let listener = rt3.listen("127.0.0.1:0").await.expect("listen");
-                let raw_addr = R::local_addr(&listener);
-                let rt4 = rt3.clone();
-                rt3.spawn(async move {
-                    while let Ok(tcp) = R::accept(&listener).await {
-                        let tls = tls.clone();
-                        rt4.spawn(async move {
-                            if let Ok(mut ws) = R::server_handshake(tcp, tls, ws_config()).await {
-                                // Read until the client's close; tungstenite answers it.
-                                while let Some(Ok(_)) = ws.next().await {}
-                            }
-                        });
-                    }
-                });
-                (url, raw_addr)
-            })
-            .await;
+        let (url, raw_addr) = start_servers(
+            &rt,
+            &fixture,
+            CONNECTORS * 4,
+            |accepted| async move {
+                if let Accepted::Mosaic(mut connection) = accepted {
+                    while connection.recv().await.is_some() {}
+                }
+            },
+            // Read until the client's close; tungstenite answers it.
+            |mut ws| async move { while let Some(Ok(_)) = ws.next().await {} },
+        )
+        .await;
 
         let options = Arc::new(fixture.client_options());
         let client_tls = fixture.client_config();

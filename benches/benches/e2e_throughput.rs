@@ -18,14 +18,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
-use mosaic_benches::e2e::raw::{AsyncStdRt, Rt, TokioRt};
+use mosaic_benches::e2e::raw::Rt;
+use mosaic_benches::e2e::servers::{RunOn, on_each_runtime, start_servers};
 use mosaic_benches::e2e::stats::Paired;
-use mosaic_benches::e2e::{
-    Fixture, bounded, filter, machine, quick, record_of_len, tokio_workers, ws_config,
-};
+use mosaic_benches::e2e::{Fixture, bounded, filter, machine, quick, record_of_len, ws_config};
 use mosaic_proto::session::ServerEvent;
 use mosaic_proto::{QueryClosedCode, QueryId, Record, ServerMessage};
-use mosaic_ws::{Accepted, ClientConnection, Server, WebSocket};
+use mosaic_ws::{Accepted, ClientConnection, WebSocket};
 use tungstenite::Message;
 
 /// Record sizes and how many go in one timed transfer (about 50-200 MB each).
@@ -46,14 +45,22 @@ fn main() {
     let rounds = if quick { 3 } else { 15 };
     println!("# e2e_throughput ({})", machine());
     println!("rounds per size: {rounds} (each: one Mosaic transfer, one baseline transfer)");
-    let fixture = Fixture::new();
-    let only = std::env::var("MOSAIC_BENCH_RUNTIME").ok();
-    if only.as_deref().is_none_or(|r| r == "tokio") {
-        let (server, client) = tokio_workers();
-        run(TokioRt::new(server, client), fixture.clone(), rounds, quick);
-    }
-    if only.as_deref().is_none_or(|r| r == "async-std") {
-        run(AsyncStdRt, fixture.clone(), rounds, quick);
+    on_each_runtime(&mut Throughput {
+        fixture: Fixture::new(),
+        rounds,
+        quick,
+    });
+}
+
+struct Throughput {
+    fixture: Fixture,
+    rounds: usize,
+    quick: bool,
+}
+
+impl RunOn for Throughput {
+    fn run<R: Rt>(&mut self, rt: R) {
+        run(rt, self.fixture.clone(), self.rounds, self.quick);
     }
 }
 
@@ -65,38 +72,14 @@ fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, quick: bool) {
 
         // The servers, on the server side.
         let served = job.clone();
-        let (options, tls) = (fixture.server_options(16), fixture.server_config());
-        let rt3 = rt.clone();
-        let (url, raw_addr) = rt
-            .on_server(async move {
-                let server = Server::bind_on(rt3.mosaic(), "127.0.0.1:0", options)
-                    .await
-                    .expect("bind");
-                let url = format!("wss://{}/", server.local_addr().expect("addr"));
-                rt3.spawn(async move {
-                    let _ = server
-                        .serve(
-                            move |accepted| stream_records(accepted, served.clone()),
-                            |remote, error| eprintln!("mosaic accept {remote}: {error}"),
-                        )
-                        .await;
-                });
-                let listener = rt3.listen("127.0.0.1:0").await.expect("listen");
-                let raw_addr = R::local_addr(&listener);
-                let rt4 = rt3.clone();
-                rt3.spawn(async move {
-                    while let Ok(tcp) = R::accept(&listener).await {
-                        let tls = tls.clone();
-                        rt4.spawn(async move {
-                            if let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await {
-                                raw_server(ws).await;
-                            }
-                        });
-                    }
-                });
-                (url, raw_addr)
-            })
-            .await;
+        let (url, raw_addr) = start_servers(
+            &rt,
+            &fixture,
+            16,
+            move |accepted| stream_records(accepted, served.clone()),
+            raw_server,
+        )
+        .await;
 
         // The clients, on the client side.
         let client = mosaic_ws::connect_on(rt.mosaic(), &url, &fixture.client_options())

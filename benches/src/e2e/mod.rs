@@ -7,6 +7,7 @@
 //! that load from other processes hits both sides alike.
 
 pub mod raw;
+pub mod servers;
 pub mod stats;
 
 use std::sync::Arc;
