@@ -38,7 +38,7 @@ use tokio::sync::mpsc;
 use tungstenite::Message;
 
 use mosaic_benches::e2e::{
-    Fixture, filter, machine, quick, raise_nofile_limit, record_of_len, rss_kib,
+    Fixture, filter, machine, process_runtime, quick, raise_nofile_limit, record_of_len, rss_kib,
 };
 use mosaic_demo::store::{MemoryStore, accept_structural};
 use mosaic_proto::SubmissionResultCode;
@@ -147,12 +147,7 @@ fn read_words(reader: &mut impl std::io::BufRead) -> Vec<String> {
 
 /// The server process: the demo store, until stdin ends.
 fn server(fixture: Fixture) {
-    raise_nofile_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = process_runtime();
     let addr = runtime.block_on(async {
         let mut options = ServerOptions::new(fixture.server_tls.clone());
         options.max_connections = 20_000;
@@ -181,12 +176,7 @@ fn server(fixture: Fixture) {
 /// The client process: subscribers, then the submitter; prints the time
 /// from the first submission to the last delivery.
 fn client(addr: String, subscribers: usize, records: usize, fixture: Fixture) {
-    raise_nofile_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = process_runtime();
     let seconds = runtime.block_on(async move {
         let url = format!("wss://{addr}/");
         let mut options = fixture.client_options();
@@ -294,12 +284,7 @@ fn client(addr: String, subscribers: usize, records: usize, fixture: Fixture) {
 /// an 8-byte acknowledgement goes back). Each subscriber's task feeds what
 /// its queue holds and flushes when the queue runs dry.
 fn raw_server(fixture: Fixture) {
-    raise_nofile_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = process_runtime();
     let subscribers: Arc<Mutex<Vec<mpsc::Sender<Bytes>>>> = Arc::default();
     let addr = runtime.block_on(serve_raw_tokio(
         "127.0.0.1:0",
@@ -360,12 +345,7 @@ async fn raw_connection<W: mosaic_ws::WebSocket>(
 /// The baseline clients: subscribers counting what they get, then one
 /// publisher keeping 16 messages in flight.
 fn raw_client(addr: SocketAddr, subscribers: usize, records: usize, fixture: Fixture) {
-    raise_nofile_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = process_runtime();
     let seconds = runtime.block_on(async move {
         let tls = fixture.client_config();
         let next = Arc::new(AtomicUsize::new(0));

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use mosaic_benches::e2e::servers::serve_raw_tokio;
 use mosaic_benches::e2e::stats::median;
-use mosaic_benches::e2e::{Fixture, machine, quick, raise_nofile_limit, rss_kib};
+use mosaic_benches::e2e::{Fixture, machine, process_runtime, quick, raise_nofile_limit, rss_kib};
 use mosaic_demo::store::{MemoryStore, accept_structural};
 use mosaic_tls::Identity;
 use mosaic_ws::{Accepted, ServerOptions};
@@ -215,12 +215,7 @@ fn expect_line(reader: &mut BufReader<ChildStdout>, word: &str) -> Vec<String> {
 
 /// The server process: listens, reports, holds connections until stdin ends.
 fn server(stack: &str, addr: &str, fixture: Fixture) {
-    raise_nofile_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = process_runtime();
     let live = Arc::new(AtomicUsize::new(0));
     let local = runtime.block_on(async {
         match stack {
@@ -348,12 +343,7 @@ async fn open(stack: &str, addr: SocketAddr, n: usize, fixture: &Fixture) -> Vec
 
 /// The client process: opens N connections, says so, holds them until stdin ends.
 fn client(stack: &str, addr: SocketAddr, n: usize, fixture: Fixture) {
-    raise_nofile_limit();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = process_runtime();
     let held = runtime.block_on(open(stack, addr, n, &fixture));
     println!("CONNECTED {}", held.len());
     let mut line = String::new();

@@ -14,9 +14,8 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use mosaic_proto::session::{ClientConfig, ClientEvent, ClientSession, Transmit};
 use mosaic_proto::{
-    ClientMessage, DecodeOptions, ExtensionTypes, Filter, IdPrefix, Kind, QueryClosedCode, QueryId,
-    Record, RecordFlags, RecordParts, Reference, References, ServerMessage, SubmissionResultCode,
-    Timestamp,
+    ClientMessage, DecodeOptions, ExtensionTypes, Filter, IdPrefix, QueryClosedCode, QueryId,
+    Reference, References, ServerMessage, SubmissionResultCode,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -40,34 +39,17 @@ enum Input {
     Drain(u8),
 }
 
-fn record(n: u8) -> Record {
-    RecordParts {
-        signing_key: [1; 32],
-        author_key: [2; 32],
-        kind: Kind::from_bytes([0, 0, 0, 0, 1, 0, 1, 0x1c]),
-        address_nonce: [0x80, 0, 0, 0, 0, 0, 0, n],
-        timestamp: Timestamp::from_nanos(u64::from(n) << 16),
-        flags: RecordFlags::empty(),
-        tags: &[],
-        payload: &[n; 16],
-    }
-    .lay_out()
-    .expect("fits")
-    .finish(&[0; 64], &[n; 40])
+mod common;
+
+fn record(n: u8) -> mosaic_proto::Record {
+    common::record(n, 16)
 }
 
 fn check_transmit(transmit: Transmit, closed_sent: &mut bool) {
-    assert!(!*closed_sent, "a transmit after the close: {transmit:?}");
-    match transmit {
-        Transmit::Close { .. } => *closed_sent = true,
-        Transmit::Ping => {}
-        other => {
-            let bytes = other.contiguous().expect("a message");
-            if let Err(e) = ClientMessage::decode(bytes, &DecodeOptions::default().with_extensions(ExtensionTypes::sync())) {
-                panic!("the session sent an invalid client message: {e}");
-            }
-        }
-    }
+    let options = DecodeOptions::default().with_extensions(ExtensionTypes::sync());
+    common::check_transmit(transmit, closed_sent, |bytes| {
+        ClientMessage::decode(bytes, &options).map(drop)
+    });
 }
 
 fuzz_target!(|inputs: Vec<Input>| {

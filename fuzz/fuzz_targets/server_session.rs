@@ -14,8 +14,8 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession, Transmit};
 use mosaic_proto::{
-    CloseCode, DecodeOptions, ExtensionTypes, Kind, QueryClosedCode, RecordFlags, RecordParts,
-    ServerMessage, SubmissionResultCode, Timestamp,
+    CloseCode, DecodeOptions, ExtensionTypes, QueryClosedCode, ServerMessage,
+    SubmissionResultCode,
 };
 
 #[derive(Arbitrary, Debug)]
@@ -37,38 +37,17 @@ enum Input {
     Shutdown,
 }
 
+mod common;
+
 fn record(n: u8) -> mosaic_proto::Record {
-    RecordParts {
-        signing_key: [1; 32],
-        author_key: [2; 32],
-        kind: Kind::from_bytes([0, 0, 0, 0, 1, 0, 1, 0x1c]),
-        address_nonce: [0x80, 0, 0, 0, 0, 0, 0, n],
-        timestamp: Timestamp::from_nanos(u64::from(n) << 16),
-        flags: RecordFlags::empty(),
-        tags: &[],
-        payload: &[n; 40],
-    }
-    .lay_out()
-    .expect("fits")
-    .finish(&[0; 64], &[n; 40])
+    common::record(n, 40)
 }
 
 fn check_transmit(transmit: Transmit, closed_sent: &mut bool) {
-    assert!(!*closed_sent, "a transmit after the close: {transmit:?}");
-    match transmit {
-        Transmit::Close { reason, .. } => {
-            assert!(reason.len() <= 123);
-            *closed_sent = true;
-        }
-        Transmit::Ping => {}
-        other => {
-            let bytes = other.contiguous().expect("a message");
-            let options = DecodeOptions::default().with_extensions(ExtensionTypes::sync());
-            if let Err(e) = ServerMessage::decode(bytes, &options) {
-                panic!("the session sent an invalid server message: {e}");
-            }
-        }
-    }
+    let options = DecodeOptions::default().with_extensions(ExtensionTypes::sync());
+    common::check_transmit(transmit, closed_sent, |bytes| {
+        ServerMessage::decode(bytes, &options).map(drop)
+    });
 }
 
 fuzz_target!(|inputs: Vec<Input>| {

@@ -182,6 +182,17 @@ pub fn raise_nofile_limit() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
 }
 
+/// The runtime of one side's process in the multi-process benches (fan-out,
+/// idle memory): tokio with two workers, after raising the open-files limit.
+pub fn process_runtime() -> tokio::runtime::Runtime {
+    raise_nofile_limit();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// A deadline guard for a scenario: panics with `what` if `future` runs
 /// longer than `limit`, so a bench never hangs.
 pub async fn bounded<F: std::future::Future>(limit: Duration, what: &str, future: F) -> F::Output {
