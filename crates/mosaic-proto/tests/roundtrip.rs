@@ -10,26 +10,15 @@ use mosaic_proto::{
 };
 use proptest::prelude::*;
 
+mod common;
+use common::kind;
+
 fn options() -> DecodeOptions {
     DecodeOptions::default().with_extensions(ExtensionTypes::sync())
 }
 
 fn key() -> impl Strategy<Value = [u8; 32]> {
     any::<[u8; 32]>()
-}
-
-fn kind() -> impl Strategy<Value = Kind> {
-    // Valid kinds: reserved flag bits clear, read access not `10`.
-    (any::<[u8; 7]>(), 0u8..0x20)
-        .prop_filter("read access 10 is reserved", |(_, f)| {
-            (f >> 2) & 0b11 != 0b10
-        })
-        .prop_map(|(head, flags)| {
-            let mut b = [0u8; 8];
-            b[..7].copy_from_slice(&head);
-            b[7] = flags;
-            Kind::from_bytes(b)
-        })
 }
 
 fn tag_data() -> impl Strategy<Value = (u16, Vec<u8>)> {

@@ -12,6 +12,9 @@ use mosaic_proto::{
 };
 use proptest::prelude::*;
 
+mod common;
+use common::kind;
+
 const VECTORS: &str = include_str!("vectors/signed_records.txt");
 
 fn unhex(text: &str) -> Vec<u8> {
@@ -177,20 +180,6 @@ fn no_changed_byte_of_a_vector_validates() {
             }
         }
     }
-}
-
-fn kind() -> impl Strategy<Value = Kind> {
-    // Reserved flag bits clear, read access not `10`.
-    (any::<[u8; 7]>(), 0u8..0x20)
-        .prop_filter("read access 10 is reserved", |(_, f)| {
-            (f >> 2) & 0b11 != 0b10
-        })
-        .prop_map(|(head, flags)| {
-            let mut b = [0u8; 8];
-            b[..7].copy_from_slice(&head);
-            b[7] = flags;
-            Kind::from_bytes(b)
-        })
 }
 
 /// Everything a record is built from, with the signing key's secret.
