@@ -70,9 +70,10 @@ where
             while let Ok(tcp) = R::accept(&listener).await {
                 let (tls, raw) = (tls.clone(), raw.clone());
                 rt3.spawn(async move {
-                    if let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await {
-                        raw(ws).await;
-                    }
+                    let Ok(ws) = R::server_handshake(tcp, tls, ws_config()).await else {
+                        return;
+                    };
+                    raw(ws).await;
                 });
             }
         });
