@@ -372,9 +372,11 @@ impl<T: Transport> Server<T> {
         let on_error = Arc::new(on_error);
         let shutdown = self.shutdown_handle();
         loop {
-            let accepted = match select(pin!(self.accept()), pin!(shutdown.begun())).await {
-                Either::Left((accepted, _)) => accepted,
-                Either::Right(_) => return Ok(()),
+            // The shutdown is looked at first: a connection waiting in the
+            // backlog when it begins is not accepted any more.
+            let accepted = match select(pin!(shutdown.begun()), pin!(self.accept())).await {
+                Either::Left(_) => return Ok(()),
+                Either::Right((accepted, _)) => accepted,
             };
             let incoming = match accepted {
                 Ok(incoming) => incoming,
