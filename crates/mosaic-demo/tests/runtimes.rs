@@ -56,3 +56,30 @@ mod load {
         load_without_loss(&OnAsyncStd, 200, 3);
     }
 }
+
+mod driving {
+    use super::harness::OnTokio;
+    use mosaic_demo::conformance::{Harness as _, client_options, start};
+
+    /// A task waiting on a connection runs its driver itself (no hand-over
+    /// to the driver task). A tokio connection used from a thread outside
+    /// its runtime, here under smol's `block_on`, must still work: what
+    /// needs the runtime's own threads (making a timer) is left to the
+    /// driver task.
+    #[test]
+    fn a_tokio_connection_used_from_outside_its_runtime() {
+        let server = start(&OnTokio, |_| {});
+        let client = OnTokio
+            .connect(&server.url(), &client_options(server.key))
+            .expect("connects");
+        let author = mosaic_tls::Identity::generate().expect("rng");
+        let mut transcript = Vec::new();
+        smol::block_on(mosaic_demo::script::run(&client, &author, &mut transcript))
+            .expect("the example exchange, driven from a smol thread");
+        let transcript = String::from_utf8_lossy(&transcript);
+        assert!(
+            transcript.contains("2 records newest first"),
+            "{transcript}"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use mosaic_proto::{
     SubmissionResultCode,
 };
 
-use crate::driver::{Driver, WebSocket};
+use crate::driver::{WebSocket, spawn_driver};
 use crate::shared::Shared;
 use crate::{ClientOptions, ConnectionInfo, Runtime};
 
@@ -56,14 +56,7 @@ impl ClientConnection {
         let config = options.session_for(info.negotiated());
         let shared = Shared::new(ClientSession::new(config, Instant::now()));
         let close_timeout = options.limits.close_timeout;
-        let driver = Driver::new(
-            ws,
-            shared.clone(),
-            runtime.clone(),
-            close_timeout,
-            Box::new(()),
-        );
-        runtime.spawn(Box::pin(driver));
+        spawn_driver(ws, &shared, runtime.clone(), close_timeout, Box::new(()));
         let info = Arc::new(info);
         let guard = Arc::new(CloseOnDrop(shared.clone()));
         ClientConnection {
@@ -254,7 +247,7 @@ impl ClientSender {
 
 /// Waits for one submission's result; forgets it if dropped first.
 struct SubmissionWait<'a> {
-    shared: &'a Shared<ClientSession>,
+    shared: &'a Arc<Shared<ClientSession>>,
     prefix: IdPrefix,
     done: bool,
 }

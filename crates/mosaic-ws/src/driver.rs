@@ -1,9 +1,11 @@
-//! The task that moves bytes between a WebSocket and a session.
+//! The driver that moves bytes between a WebSocket and a session.
 //!
 //! It decides nothing about the protocol: it feeds what arrives to the session,
 //! sends what the session queues, arms the session's timer, and wakes the
 //! application. It is generic over any WebSocket stream of tungstenite messages
 //! (tokio-tungstenite's and async-tungstenite's alike) and any [`Runtime`].
+//! Its own task runs it when woken, and so does an application task about
+//! to wait on the connection (see [`Shared::poll_event`]).
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -23,7 +25,7 @@ use tungstenite::protocol::frame::{CloseFrame, Frame};
 use tungstenite::{Error as WsError, Message, error::CapacityError};
 
 use crate::Runtime;
-use crate::shared::{Inner, Shared};
+use crate::shared::{Drive, Inner, Shared};
 
 /// Most rounds of read-and-write in one poll before yielding to other tasks.
 const ROUNDS_PER_POLL: usize = 16;
@@ -95,6 +97,9 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     unflushed: bool,
     /// No more reading: the stream ended or failed.
     read_done: bool,
+    /// The WebSocket said Pending to the last read: it is polled again only
+    /// once the connection's waker has been woken ([`Shared::take_io_wake`]).
+    read_parked: bool,
     /// The peer finished its side: its close frame came, or the stream ended.
     peer_finished: bool,
     write_done: bool,
@@ -103,9 +108,53 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     /// socket is dropped whatever the peer does.
     linger_until: Option<Instant>,
     close_timeout: Duration,
+    /// An application task runs this poll (see [`Shared::poll_event`]): the
+    /// timer is left to the driver task, since a runtime's timer may need
+    /// its own threads to be made.
+    inline: bool,
     /// Whatever must live exactly as long as the connection (a connection
     /// slot of the server); dropped with the driver.
     _hold: Box<dyn Send>,
+}
+
+/// Starts a connection's driver: hands it to `shared` and spawns the task
+/// that runs it.
+pub(crate) fn spawn_driver<W: WebSocket, S: Session + Send + 'static, R: Runtime>(
+    ws: W,
+    shared: &Arc<Shared<S>>,
+    runtime: R,
+    close_timeout: Duration,
+    hold: Box<dyn Send>,
+) {
+    let driver = Driver::new(ws, shared.clone(), runtime.clone(), close_timeout, hold);
+    shared.install(Box::new(driver));
+    runtime.spawn(Box::pin(DriverTask(shared.clone())));
+}
+
+/// The task of a connection's driver.
+struct DriverTask<S: Session + Send + 'static>(Arc<Shared<S>>);
+
+impl<S: Session + Send + 'static> Future for DriverTask<S> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.poll_driver_task(cx)
+    }
+}
+
+impl<S: Session + Send + 'static> Drop for DriverTask<S> {
+    /// A task dropped before its driver finished (its runtime shut down, or
+    /// a spawner dropped it) drops the driver, which releases the waiters.
+    fn drop(&mut self) {
+        self.0.drop_driver();
+    }
+}
+
+impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Drive for Driver<W, S, R> {
+    fn drive(&mut self, cx: &mut Context<'_>, inline: bool) -> Poll<()> {
+        self.inline = inline;
+        Pin::new(self).poll(cx)
+    }
 }
 
 impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
@@ -126,11 +175,13 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             scratch: BytesMut::new(),
             unflushed: false,
             read_done: false,
+            read_parked: false,
             peer_finished: false,
             write_done: false,
             close_sent: false,
             linger_until: None,
             close_timeout,
+            inline: false,
             _hold: hold,
         }
     }
@@ -146,14 +197,20 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         let mut progress = false;
         let mut read = 0;
         let mut wants = Self::wants_input(&mut self.shared.lock());
-        while wants && !self.read_done && read < READS_PER_ROUND {
+        if wants && self.shared.take_io_wake() {
+            self.read_parked = false;
+        }
+        while wants && !self.read_done && !self.read_parked && read < READS_PER_ROUND {
             let mut batch: [Option<Message>; READ_BATCH] = Default::default();
             let (mut count, mut bytes) = (0, 0);
             // `Some(None)`: the stream ended; `Some(Some(error))`: it failed.
             let mut end: Option<Option<WsError>> = None;
             while count < READ_BATCH && bytes < READ_BATCH_BYTES {
                 match self.ws.poll_next_unpin(cx) {
-                    Poll::Pending => break,
+                    Poll::Pending => {
+                        self.read_parked = true;
+                        break;
+                    }
                     Poll::Ready(Some(Ok(message))) => {
                         bytes += message.len();
                         batch[count] = Some(message);
@@ -370,6 +427,9 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         let deadline = self.shared.lock().session.poll_timeout();
         let deadline = [deadline, self.linger_until].into_iter().flatten().min();
         let Some(deadline) = deadline else {
+            if self.inline {
+                return false;
+            }
             // Nothing to wait for. An armed timer is kept, not dropped: it
             // wakes the driver once for nothing, where dropping it and arming
             // a new one each time the queue fills and empties registers a
@@ -390,6 +450,16 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             .timer
             .as_ref()
             .is_none_or(|(armed, _)| deadline < *armed);
+        if self.inline {
+            // The armed timer wakes the driver task; a new one is its to
+            // make, and so is a fired one's replacement (its wake-up may
+            // have been spent on this application task).
+            let fired = self.timer.as_ref().is_some_and(|(armed, _)| *armed <= now);
+            if rearm || fired {
+                cx.waker().wake_by_ref();
+            }
+            return false;
+        }
         if rearm {
             self.timer = Some((deadline, Box::pin(self.runtime.sleep_until(deadline))));
         }
@@ -494,7 +564,6 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        this.shared.lock().set_driver(cx.waker());
         for _ in 0..ROUNDS_PER_POLL {
             let now = Instant::now();
             let read = this.read(cx, now);
@@ -524,5 +593,110 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
         // Busy connection: let other tasks run, then continue.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use mosaic_proto::session::{ClientConfig, ClientSession};
+
+    use super::*;
+    use crate::runtime::Task;
+    use crate::shared::tests::{counter, woken};
+
+    /// A WebSocket that never receives and records what is sent.
+    struct Recorder(Arc<Mutex<Vec<Message>>>);
+
+    impl Stream for Recorder {
+        type Item = Result<Message, WsError>;
+
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Pending
+        }
+    }
+
+    impl Sink<Message> for Recorder {
+        type Error = WsError;
+
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), WsError> {
+            self.0.lock().expect("recorder").push(message);
+            Ok(())
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A runtime that counts the timers made, whose timers never fire.
+    #[derive(Clone)]
+    struct Timers(Arc<AtomicUsize>);
+
+    impl Runtime for Timers {
+        type Sleep = std::future::Pending<()>;
+
+        fn sleep_until(&self, _: Instant) -> Self::Sleep {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            std::future::pending()
+        }
+
+        fn spawn(&self, _: Task) {}
+    }
+
+    #[test]
+    fn an_application_task_leaves_new_timers_to_the_driver_task() {
+        let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let timers = Arc::new(AtomicUsize::new(0));
+        let driver = Driver::new(
+            Recorder(sent.clone()),
+            shared.clone(),
+            Timers(timers.clone()),
+            Duration::from_secs(1),
+            Box::new(()),
+        );
+        shared.install(Box::new(driver));
+        let (task, task_waker) = counter();
+        assert!(
+            shared
+                .poll_driver_task(&mut Context::from_waker(&task_waker))
+                .is_pending()
+        );
+        assert_eq!(timers.load(Ordering::SeqCst), 1, "the keepalive timer");
+
+        // The close frame goes out on an application task; the close timeout
+        // it starts comes before the keepalive, so a new timer is needed.
+        shared
+            .lock()
+            .session
+            .close(CloseCode::NORMAL, "bye", Instant::now());
+        shared.drive_inline();
+        assert!(
+            matches!(
+                sent.lock().expect("sent").as_slice(),
+                [Message::Close(Some(_))]
+            ),
+            "the close frame was sent inline"
+        );
+        assert_eq!(timers.load(Ordering::SeqCst), 1, "no timer made inline");
+        assert_eq!(woken(&task), 1, "the driver task is asked to make it");
+
+        assert!(
+            shared
+                .poll_driver_task(&mut Context::from_waker(&task_waker))
+                .is_pending()
+        );
+        assert_eq!(timers.load(Ordering::SeqCst), 2, "made by the driver task");
     }
 }

@@ -9,7 +9,7 @@ use mosaic_proto::session::{
 };
 use mosaic_proto::{CloseCode, QueryClosedCode, Record, ServerExtension, SubmissionResultCode};
 
-use crate::driver::{Driver, WebSocket};
+use crate::driver::{WebSocket, spawn_driver};
 use crate::shared::Shared;
 use crate::{ConnectionInfo, Runtime, ServerOptions};
 
@@ -108,14 +108,7 @@ impl ServerConnection {
         let config = options.session_for(info.negotiated());
         let shared = Shared::new(ServerSession::new(config, Instant::now()));
         let close_timeout = options.limits.close_timeout;
-        let driver = Driver::new(
-            ws,
-            shared.clone(),
-            runtime.clone(),
-            close_timeout,
-            Box::new(hold),
-        );
-        runtime.spawn(Box::pin(driver));
+        spawn_driver(ws, &shared, runtime.clone(), close_timeout, Box::new(hold));
         let info = Arc::new(info);
         let guard = Arc::new(CloseOnDrop(shared.clone()));
         ServerConnection {

@@ -1,8 +1,10 @@
 //! The session shared between a connection's driver task and the application's
-//! handles, with the wakers that connect them.
+//! handles, with the wakers that connect them, and the driver itself, which
+//! either side may run.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use mosaic_proto::session::{Closed, Session, SessionError};
@@ -80,10 +82,42 @@ impl<S: Session> Inner<S> {
     }
 }
 
+/// A connection's driver, as the shared state holds it (without naming its
+/// WebSocket and runtime types).
+pub(crate) trait Drive: Send {
+    /// Runs the driver: reads, writes and timers, until it would wait;
+    /// `Ready` once the connection is over. `inline`: an application task
+    /// runs it, and `cx` carries the driver task's waker.
+    fn drive(&mut self, cx: &mut Context<'_>, inline: bool) -> Poll<()>;
+}
+
 /// A session behind a mutex, shared by the driver and the handles.
-#[derive(Debug)]
+///
+/// The driver sits here too, not inside its task: its task runs it when the
+/// socket or a handle wakes it, and an application task about to wait for an
+/// event runs it first (see [`Shared::poll_event`]). A request then leaves,
+/// and a reply is read, on the application's task, with no hand-over to
+/// another task in between; the driver task's run after it finds nothing
+/// left to do. Readiness and timers stay registered to the driver task,
+/// whoever polls, so nothing depends on the application polling again.
 pub(crate) struct Shared<S> {
     inner: Mutex<Inner<S>>,
+    /// The driver; `None` before it is installed and after it has finished.
+    engine: Mutex<Option<Box<dyn Drive>>>,
+    /// The driver task found the engine busy in an application task: whoever
+    /// holds it wakes the driver task when done, so no wake-up is lost.
+    missed: AtomicBool,
+    /// The connection's waker was woken (the socket or the timer is ready)
+    /// since the driver last looked; see [`Shared::take_io_wake`].
+    io_woken: AtomicBool,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Shared<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S: Session> Shared<S> {
@@ -97,7 +131,30 @@ impl<S: Session> Shared<S> {
                 input_blocked: false,
                 finished: false,
             }),
+            engine: Mutex::new(None),
+            missed: AtomicBool::new(false),
+            io_woken: AtomicBool::new(false),
         })
+    }
+
+    /// Hands the connection's driver over; its task runs it with
+    /// [`Shared::poll_driver_task`].
+    pub(crate) fn install(&self, driver: Box<dyn Drive>) {
+        *lock_engine(&self.engine) = Some(driver);
+    }
+
+    /// Whether the connection's waker was woken since the last call. The
+    /// driver polls the WebSocket for input only then, once it has said
+    /// Pending: polling it again costs tungstenite a zeroed read buffer and
+    /// every layer below a call, for nothing until the socket is ready.
+    pub(crate) fn take_io_wake(&self) -> bool {
+        self.io_woken.swap(false, Ordering::AcqRel)
+    }
+
+    /// Drops the driver if it has not finished (its task was dropped).
+    pub(crate) fn drop_driver(&self) {
+        let driver = lock_engine(&self.engine).take();
+        drop(driver);
     }
 
     /// Locks the state. A panic while locked cannot leave the session half
@@ -121,47 +178,6 @@ impl<S: Session> Shared<S> {
         result
     }
 
-    /// Like [`Shared::call`], but waits while the outbound queue is full.
-    pub(crate) fn poll_call<T>(
-        &self,
-        cx: &mut Context<'_>,
-        f: &mut impl FnMut(&mut S, Instant) -> Result<T, SessionError>,
-    ) -> Poll<Result<T, SessionError>> {
-        let mut inner = self.lock();
-        match f(&mut inner.session, Instant::now()) {
-            Err(SessionError::QueueFull { .. }) => {
-                inner.space_waiters.register(cx.waker());
-                inner.wake_driver();
-                Poll::Pending
-            }
-            result => {
-                inner.wake_driver();
-                Poll::Ready(result)
-            }
-        }
-    }
-
-    /// Takes the next event the application wants, or waits for one; `None`
-    /// once the connection is closed and no event is left.
-    pub(crate) fn poll_event<E>(
-        &self,
-        cx: &mut Context<'_>,
-        take: impl FnOnce(&mut S) -> Option<E>,
-    ) -> Poll<Option<E>> {
-        let mut inner = self.lock();
-        if let Some(event) = take(&mut inner.session) {
-            if inner.input_blocked {
-                inner.wake_driver();
-            }
-            return Poll::Ready(Some(event));
-        }
-        if inner.closed().is_some() {
-            return Poll::Ready(None);
-        }
-        inner.event_waiters.register(cx.waker());
-        Poll::Pending
-    }
-
     /// Waits until the driver has finished, then tells how the connection closed.
     pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<Closed> {
         let mut inner = self.lock();
@@ -175,5 +191,371 @@ impl<S: Session> Shared<S> {
         }
         inner.event_waiters.register(cx.waker());
         Poll::Pending
+    }
+}
+
+/// What needs the connection's waker (the shared state itself, see the
+/// [`Wake`] impl below).
+impl<S: Session + Send + 'static> Shared<S> {
+    /// The driver task's poll: runs the driver, unless an application task
+    /// is running it at this moment, in which case that task wakes this one
+    /// again when it is done. `Ready` once the driver has finished.
+    pub(crate) fn poll_driver_task(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.lock().set_driver(cx.waker());
+        let mut engine = match self.engine.try_lock() {
+            Ok(engine) => engine,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                self.missed.store(true, Ordering::SeqCst);
+                // The holder may have let go between the two steps and not
+                // seen the flag: look once more.
+                match self.engine.try_lock() {
+                    Ok(engine) => engine,
+                    Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                    Err(TryLockError::WouldBlock) => return Poll::Pending,
+                }
+            }
+        };
+        let result = self.run_engine(&mut engine, false);
+        drop(engine);
+        self.wake_missed_driver();
+        result
+    }
+
+    /// Runs the driver on the calling application task if no other task is
+    /// running it (that one wakes the waiters when it is done).
+    pub(crate) fn drive_inline(self: &Arc<Self>) {
+        let mut engine = match self.engine.try_lock() {
+            Ok(engine) => engine,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let finished = self.run_engine(&mut engine, true).is_ready();
+        drop(engine);
+        if finished {
+            // Let the driver task see the empty slot and end.
+            self.lock().wake_driver();
+        } else {
+            self.wake_missed_driver();
+        }
+    }
+
+    /// Runs the driver in `engine` with this connection's I/O waker, emptying
+    /// the slot once it has finished.
+    fn run_engine(self: &Arc<Self>, engine: &mut Option<Box<dyn Drive>>, inline: bool) -> Poll<()> {
+        let Some(driver) = engine.as_mut() else {
+            return Poll::Ready(());
+        };
+        let waker = Waker::from(self.clone());
+        let result = driver.drive(&mut Context::from_waker(&waker), inline);
+        if result.is_ready() {
+            *engine = None;
+        }
+        result
+    }
+
+    fn wake_missed_driver(&self) {
+        if self.missed.swap(false, Ordering::SeqCst) {
+            self.lock().wake_driver();
+        }
+    }
+
+    /// Like [`Shared::call`], but waits while the outbound queue is full.
+    pub(crate) fn poll_call<T>(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        f: &mut impl FnMut(&mut S, Instant) -> Result<T, SessionError>,
+    ) -> Poll<Result<T, SessionError>> {
+        let mut inner = self.lock();
+        let result = f(&mut inner.session, Instant::now());
+        if matches!(result, Err(SessionError::QueueFull { .. })) {
+            drop(inner);
+            return self.poll_room(cx, f);
+        }
+        inner.wake_driver();
+        Poll::Ready(result)
+    }
+
+    /// [`Shared::poll_call`] once the queue was found full: send what is
+    /// queued from this task (making room), try again, or wait for room.
+    fn poll_room<T>(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        f: &mut impl FnMut(&mut S, Instant) -> Result<T, SessionError>,
+    ) -> Poll<Result<T, SessionError>> {
+        self.drive_inline();
+        let mut inner = self.lock();
+        let result = f(&mut inner.session, Instant::now());
+        if matches!(result, Err(SessionError::QueueFull { .. })) {
+            inner.space_waiters.register(cx.waker());
+            inner.wake_driver();
+            return Poll::Pending;
+        }
+        inner.wake_driver();
+        Poll::Ready(result)
+    }
+
+    /// Takes the next event the application wants, or waits for one; `None`
+    /// once the connection is closed and no event is left.
+    ///
+    /// Before waiting, the task runs the driver itself: what it queued is
+    /// sent, and what has arrived is read, without waiting for the driver
+    /// task to be scheduled.
+    pub(crate) fn poll_event<E>(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut(&mut S) -> Option<E>,
+    ) -> Poll<Option<E>> {
+        let mut inner = self.lock();
+        if let Some(event) = take_event(&mut inner, &mut take) {
+            return event;
+        }
+        drop(inner);
+        self.drive_inline();
+        inner = self.lock();
+        if let Some(event) = take_event(&mut inner, &mut take) {
+            return event;
+        }
+        inner.event_waiters.register(cx.waker());
+        Poll::Pending
+    }
+}
+
+/// An event for [`Shared::poll_event`], or the end once closed; `None`: wait.
+fn take_event<S: Session, E>(
+    inner: &mut Inner<S>,
+    take: &mut impl FnMut(&mut S) -> Option<E>,
+) -> Option<Poll<Option<E>>> {
+    if let Some(event) = take(&mut inner.session) {
+        if inner.input_blocked {
+            inner.wake_driver();
+        }
+        return Some(Poll::Ready(Some(event)));
+    }
+    inner.closed().is_some().then_some(Poll::Ready(None))
+}
+
+fn lock_engine(engine: &Mutex<Option<Box<dyn Drive>>>) -> MutexGuard<'_, Option<Box<dyn Drive>>> {
+    engine
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The waker that the socket and the timer get, whoever polls the driver: it
+/// wakes the driver task, then the application tasks waiting for events, so
+/// that they read what came themselves (see [`Shared::poll_event`]); on a
+/// runtime that runs the task woken last first, they run before the driver
+/// task, which then finds the work done.
+impl<S: Session + Send + 'static> Wake for Shared<S> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.io_woken.store(true, Ordering::Release);
+        let mut inner = self.lock();
+        inner.wake_driver();
+        inner.wake_event_waiters();
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use mosaic_proto::CloseCode;
+    use mosaic_proto::session::{ClientConfig, ClientSession};
+
+    use super::*;
+
+    /// Counts its wake-ups.
+    #[derive(Default)]
+    pub(crate) struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A waker and the count of its wake-ups.
+    pub(crate) fn counter() -> (Arc<Counter>, Waker) {
+        let counter = Arc::new(Counter::default());
+        (counter.clone(), Waker::from(counter))
+    }
+
+    pub(crate) fn woken(counter: &Counter) -> usize {
+        counter.0.load(Ordering::SeqCst)
+    }
+
+    /// A driver that records how it was run, and finishes when told to.
+    #[derive(Default)]
+    struct Probe {
+        inline_runs: AtomicUsize,
+        task_runs: AtomicUsize,
+        finish: AtomicBool,
+        dropped: AtomicBool,
+    }
+
+    struct FakeDriver(Arc<Probe>);
+
+    impl Drive for FakeDriver {
+        fn drive(&mut self, _cx: &mut Context<'_>, inline: bool) -> Poll<()> {
+            let runs = if inline {
+                &self.0.inline_runs
+            } else {
+                &self.0.task_runs
+            };
+            runs.fetch_add(1, Ordering::SeqCst);
+            if self.0.finish.load(Ordering::SeqCst) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    impl Drop for FakeDriver {
+        fn drop(&mut self) {
+            self.0.dropped.store(true, Ordering::SeqCst);
+        }
+    }
+
+    fn shared_with_probe() -> (Arc<Shared<ClientSession>>, Arc<Probe>) {
+        let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
+        let probe = Arc::new(Probe::default());
+        shared.install(Box::new(FakeDriver(probe.clone())));
+        (shared, probe)
+    }
+
+    fn no_event(_: &mut ClientSession) -> Option<()> {
+        None
+    }
+
+    fn runs(probe: &Probe) -> (usize, usize) {
+        (
+            probe.task_runs.load(Ordering::SeqCst),
+            probe.inline_runs.load(Ordering::SeqCst),
+        )
+    }
+
+    #[test]
+    fn a_task_about_to_wait_for_an_event_runs_the_driver_first() {
+        let (shared, probe) = shared_with_probe();
+        let (_, driver) = counter();
+        assert!(
+            shared
+                .poll_driver_task(&mut Context::from_waker(&driver))
+                .is_pending()
+        );
+        assert_eq!(runs(&probe), (1, 0));
+        let (app, app_waker) = counter();
+        let mut app_cx = Context::from_waker(&app_waker);
+        assert!(shared.poll_event(&mut app_cx, no_event).is_pending());
+        assert_eq!(runs(&probe), (1, 1));
+        // It waits as an event waiter: the socket's wake-up reaches it, and
+        // it runs the driver again (to read what came).
+        Waker::from(shared.clone()).wake_by_ref();
+        assert_eq!(woken(&app), 1);
+        assert!(shared.poll_event(&mut app_cx, no_event).is_pending());
+        assert_eq!(runs(&probe), (1, 2));
+    }
+
+    #[test]
+    fn the_connection_waker_wakes_the_driver_task_and_the_event_waiters() {
+        let (shared, _probe) = shared_with_probe();
+        let (driver, driver_waker) = counter();
+        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
+        let (first, first_waker) = counter();
+        let (second, second_waker) = counter();
+        let _ = shared.poll_event(&mut Context::from_waker(&first_waker), no_event);
+        let _ = shared.poll_event(&mut Context::from_waker(&second_waker), no_event);
+        Waker::from(shared.clone()).wake();
+        assert_eq!((woken(&driver), woken(&first), woken(&second)), (1, 1, 1));
+    }
+
+    #[test]
+    fn a_driver_task_that_finds_the_driver_busy_is_woken_when_it_is_free() {
+        let (shared, probe) = shared_with_probe();
+        let (driver, driver_waker) = counter();
+        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
+        shared.lock().wake_driver();
+        assert_eq!(woken(&driver), 1);
+        let (busy, ready) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        std::thread::scope(|scope| {
+            // An application task holds the driver (here: its lock) ...
+            scope.spawn(|| {
+                let engine = lock_engine(&shared.engine);
+                busy.wait();
+                ready.wait();
+                drop(engine);
+                shared.wake_missed_driver();
+            });
+            busy.wait();
+            // ... when the driver task is polled: it must not run it, and
+            // must not be forgotten.
+            let polled = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
+            assert!(polled.is_pending());
+            assert_eq!(probe.task_runs.load(Ordering::SeqCst), 1);
+            assert_eq!(woken(&driver), 1);
+            ready.wait();
+        });
+        assert_eq!(woken(&driver), 2, "the holder wakes the driver task");
+        assert!(!shared.missed.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_task_that_finds_the_driver_busy_waits_for_its_events() {
+        let (shared, probe) = shared_with_probe();
+        let (driver, driver_waker) = counter();
+        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
+        shared.lock().wake_driver();
+        let engine = lock_engine(&shared.engine);
+        let (app, app_waker) = counter();
+        let polled = shared.poll_event(&mut Context::from_waker(&app_waker), no_event);
+        drop(engine);
+        assert!(polled.is_pending());
+        assert_eq!(probe.inline_runs.load(Ordering::SeqCst), 0);
+        assert_eq!((woken(&driver), woken(&app)), (1, 0));
+        shared.lock().wake_event_waiters();
+        assert_eq!(woken(&app), 1, "registered as an event waiter");
+    }
+
+    #[test]
+    fn a_driver_finishing_on_an_application_task_lets_its_task_end() {
+        let (shared, probe) = shared_with_probe();
+        let (driver, driver_waker) = counter();
+        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
+        probe.finish.store(true, Ordering::SeqCst);
+        // The driver closes the session as it finishes (the real one does).
+        shared
+            .lock()
+            .session
+            .close(CloseCode::NORMAL, "", Instant::now());
+        let (_, app_waker) = counter();
+        let polled = shared.poll_event(&mut Context::from_waker(&app_waker), no_event);
+        assert_eq!(polled, Poll::Ready(None), "closed: no more events");
+        // poll_event took the closed path before driving; drive explicitly.
+        shared.drive_inline();
+        assert!(probe.dropped.load(Ordering::SeqCst), "slot emptied");
+        assert_eq!(woken(&driver), 1, "the driver task is told to end");
+        assert!(
+            shared
+                .poll_driver_task(&mut Context::from_waker(&driver_waker))
+                .is_ready()
+        );
+    }
+
+    #[test]
+    fn dropping_the_driver_task_drops_the_driver() {
+        let (shared, probe) = shared_with_probe();
+        shared.drop_driver();
+        assert!(probe.dropped.load(Ordering::SeqCst));
+        let (_, driver_waker) = counter();
+        assert!(
+            shared
+                .poll_driver_task(&mut Context::from_waker(&driver_waker))
+                .is_ready()
+        );
     }
 }
