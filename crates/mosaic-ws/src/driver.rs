@@ -98,7 +98,7 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     /// No more reading: the stream ended or failed.
     read_done: bool,
     /// The WebSocket said Pending to the last read: it is polled again only
-    /// once the connection's waker has been woken ([`Shared::take_io_wake`]).
+    /// once the connection's waker has been woken (`Inner::io_woken`).
     read_parked: bool,
     /// The peer finished its side: its close frame came, or the stream ended.
     peer_finished: bool,
@@ -196,10 +196,14 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         }
         let mut progress = false;
         let mut read = 0;
-        let mut wants = Self::wants_input(&mut self.shared.lock());
-        if wants && self.shared.take_io_wake() {
-            self.read_parked = false;
-        }
+        let mut wants = {
+            let mut inner = self.shared.lock();
+            let wants = Self::wants_input(&mut inner);
+            if wants && std::mem::take(&mut inner.io_woken) {
+                self.read_parked = false;
+            }
+            wants
+        };
         while wants && !self.read_done && !self.read_parked && read < READS_PER_ROUND {
             let mut batch: [Option<Message>; READ_BATCH] = Default::default();
             let (mut count, mut bytes) = (0, 0);

@@ -24,6 +24,12 @@ pub(crate) struct Inner<S> {
     pub(crate) input_blocked: bool,
     /// The driver has finished: the transport is gone.
     pub(crate) finished: bool,
+    /// The connection's waker was woken (the socket or the timer is ready)
+    /// since the driver last looked. The driver polls the WebSocket for
+    /// input only then, once it has said Pending: polling it again costs
+    /// tungstenite a zeroed read buffer and every layer below a call, for
+    /// nothing until the socket is ready.
+    pub(crate) io_woken: bool,
 }
 
 /// Tasks waiting on a connection: most often one (the task reading it), held
@@ -107,9 +113,6 @@ pub(crate) struct Shared<S> {
     /// The driver task found the engine busy in an application task: whoever
     /// holds it wakes the driver task when done, so no wake-up is lost.
     missed: AtomicBool,
-    /// The connection's waker was woken (the socket or the timer is ready)
-    /// since the driver last looked; see [`Shared::take_io_wake`].
-    io_woken: AtomicBool,
 }
 
 impl<S: std::fmt::Debug> std::fmt::Debug for Shared<S> {
@@ -130,10 +133,10 @@ impl<S: Session> Shared<S> {
                 space_waiters: Waiters::default(),
                 input_blocked: false,
                 finished: false,
+                io_woken: false,
             }),
             engine: Mutex::new(None),
             missed: AtomicBool::new(false),
-            io_woken: AtomicBool::new(false),
         })
     }
 
@@ -141,14 +144,6 @@ impl<S: Session> Shared<S> {
     /// [`Shared::poll_driver_task`].
     pub(crate) fn install(&self, driver: Box<dyn Drive>) {
         *lock_engine(&self.engine) = Some(driver);
-    }
-
-    /// Whether the connection's waker was woken since the last call. The
-    /// driver polls the WebSocket for input only then, once it has said
-    /// Pending: polling it again costs tungstenite a zeroed read buffer and
-    /// every layer below a call, for nothing until the socket is ready.
-    pub(crate) fn take_io_wake(&self) -> bool {
-        self.io_woken.swap(false, Ordering::AcqRel)
     }
 
     /// Drops the driver if it has not finished (its task was dropped).
@@ -352,8 +347,8 @@ impl<S: Session + Send + 'static> Wake for Shared<S> {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        self.io_woken.store(true, Ordering::Release);
         let mut inner = self.lock();
+        inner.io_woken = true;
         inner.wake_driver();
         inner.wake_event_waiters();
     }
