@@ -389,6 +389,18 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         self.scratch.split().freeze()
     }
 
+    /// Asks for another run of the driver: by its task when an application
+    /// task runs it (waking the connection's waker would wake the other
+    /// tasks waiting on the connection too, which would run it in turn),
+    /// else through the connection's waker.
+    fn wake_self(&self, cx: &mut Context<'_>) {
+        if self.inline {
+            self.shared.lock().wake_driver();
+        } else {
+            cx.waker().wake_by_ref();
+        }
+    }
+
     fn write_failed(&mut self, error: WsError) {
         self.write_done = true;
         self.unflushed = false;
@@ -460,7 +472,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             // have been spent on this application task).
             let fired = self.timer.as_ref().is_some_and(|(armed, _)| *armed <= now);
             if rearm || fired {
-                cx.waker().wake_by_ref();
+                self.wake_self(cx);
             }
             return false;
         }
@@ -576,7 +588,13 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
             {
                 let mut inner = this.shared.lock();
                 let closed = inner.closed().is_some();
-                if inner.session.has_events() || closed {
+                // Only for what this round brought: events already queued
+                // are for tasks that have seen them (every waiter looked
+                // before it registered). Waking on any queued event let two
+                // tasks waiting on one connection, each running the driver
+                // in turn, wake each other for ever over an event neither
+                // takes.
+                if closed || ((read || fired) && inner.session.has_events()) {
                     inner.wake_event_waiters();
                 }
                 if closed {
@@ -595,7 +613,7 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
             }
         }
         // Busy connection: let other tasks run, then continue.
-        cx.waker().wake_by_ref();
+        this.wake_self(cx);
         Poll::Pending
     }
 }
@@ -606,6 +624,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use mosaic_proto::session::{ClientConfig, ClientSession};
+
+    use std::task::Waker;
 
     use super::*;
     use crate::runtime::Task;
@@ -658,8 +678,11 @@ mod tests {
         fn spawn(&self, _: Task) {}
     }
 
-    #[test]
-    fn an_application_task_leaves_new_timers_to_the_driver_task() {
+    /// What was sent, shared with the [`Recorder`].
+    type Sent = Arc<Mutex<Vec<Message>>>;
+
+    /// A client connection on a driver over a [`Recorder`] and [`Timers`].
+    fn started() -> (Arc<Shared<ClientSession>>, Sent, Arc<AtomicUsize>) {
         let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
         let sent = Arc::new(Mutex::new(Vec::new()));
         let timers = Arc::new(AtomicUsize::new(0));
@@ -671,6 +694,44 @@ mod tests {
             Box::new(()),
         );
         shared.install(Box::new(driver));
+        (shared, sent, timers)
+    }
+
+    #[test]
+    fn tasks_running_the_driver_in_turn_do_not_wake_each_other_for_nothing() {
+        let (shared, _, _) = started();
+        let (_, task_waker) = counter();
+        let _ = shared.poll_driver_task(&mut Context::from_waker(&task_waker));
+        // An event neither task takes: a server message of an unknown type,
+        // which the client keeps as ignored.
+        shared
+            .lock()
+            .session
+            .handle_binary(Bytes::from_static(&[0x9f, 4, 0, 0]), Instant::now());
+        assert!(shared.lock().session.has_events());
+        let nothing = |_: &mut ClientSession| None::<()>;
+        let (a, a_waker) = counter();
+        let (b, b_waker) = counter();
+        let (mut a_cx, mut b_cx) = (Context::from_waker(&a_waker), Context::from_waker(&b_waker));
+        assert!(shared.poll_event(&mut a_cx, nothing).is_pending());
+        assert!(shared.poll_event(&mut b_cx, nothing).is_pending());
+        // Both woken once (say, by the socket); each runs the driver in turn.
+        Waker::from(shared.clone()).wake();
+        assert_eq!((woken(&a), woken(&b)), (1, 1));
+        for _ in 0..3 {
+            assert!(shared.poll_event(&mut a_cx, nothing).is_pending());
+            assert!(shared.poll_event(&mut b_cx, nothing).is_pending());
+        }
+        assert_eq!(
+            (woken(&a), woken(&b)),
+            (1, 1),
+            "nothing new came: nobody is woken"
+        );
+    }
+
+    #[test]
+    fn an_application_task_leaves_new_timers_to_the_driver_task() {
+        let (shared, sent, timers) = started();
         let (task, task_waker) = counter();
         assert!(
             shared

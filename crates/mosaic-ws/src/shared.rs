@@ -2,7 +2,8 @@
 //! handles, with the wakers that connect them, and the driver itself, which
 //! either side may run.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -202,6 +203,9 @@ impl<S: Session + Send + 'static> Shared<S> {
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => {
                 self.missed.store(true, Ordering::SeqCst);
+                // Orders the flag before the second look at the lock (the
+                // holder fences between letting go and reading the flag).
+                fence(Ordering::SeqCst);
                 // The holder may have let go between the two steps and not
                 // seen the flag: look once more.
                 match self.engine.try_lock() {
@@ -242,7 +246,21 @@ impl<S: Session + Send + 'static> Shared<S> {
             return Poll::Ready(());
         };
         let waker = Waker::from(self.clone());
-        let result = driver.drive(&mut Context::from_waker(&waker), inline);
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            driver.drive(&mut Context::from_waker(&waker), inline)
+        }));
+        let result = match run {
+            Ok(result) => result,
+            Err(panic) => {
+                // As when it ran only in its own task: a driver that panicked
+                // is dropped (which closes the connection and wakes its
+                // waiters), and its task is woken to end; the panic goes on
+                // in whichever task ran it.
+                *engine = None;
+                self.lock().wake_driver();
+                resume_unwind(panic);
+            }
+        };
         if result.is_ready() {
             *engine = None;
         }
@@ -250,6 +268,7 @@ impl<S: Session + Send + 'static> Shared<S> {
     }
 
     fn wake_missed_driver(&self) {
+        fence(Ordering::SeqCst);
         if self.missed.swap(false, Ordering::SeqCst) {
             self.lock().wake_driver();
         }
@@ -389,6 +408,7 @@ pub(crate) mod tests {
         inline_runs: AtomicUsize,
         task_runs: AtomicUsize,
         finish: AtomicBool,
+        panic: AtomicBool,
         dropped: AtomicBool,
     }
 
@@ -402,6 +422,7 @@ pub(crate) mod tests {
                 &self.0.task_runs
             };
             runs.fetch_add(1, Ordering::SeqCst);
+            assert!(!self.0.panic.load(Ordering::SeqCst), "driver bug");
             if self.0.finish.load(Ordering::SeqCst) {
                 Poll::Ready(())
             } else {
@@ -534,6 +555,29 @@ pub(crate) mod tests {
         shared.drive_inline();
         assert!(probe.dropped.load(Ordering::SeqCst), "slot emptied");
         assert_eq!(woken(&driver), 1, "the driver task is told to end");
+        assert!(
+            shared
+                .poll_driver_task(&mut Context::from_waker(&driver_waker))
+                .is_ready()
+        );
+    }
+
+    #[test]
+    fn a_driver_panicking_on_an_application_task_is_dropped_and_its_task_ends() {
+        let (shared, probe) = shared_with_probe();
+        let (driver, driver_waker) = counter();
+        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
+        probe.panic.store(true, Ordering::SeqCst);
+        let panicked = catch_unwind(AssertUnwindSafe(|| shared.drive_inline()));
+        assert!(
+            panicked.is_err(),
+            "the panic goes on in the task that ran it"
+        );
+        assert!(
+            probe.dropped.load(Ordering::SeqCst),
+            "the driver is dropped"
+        );
+        assert_eq!(woken(&driver), 1, "its task is told to end");
         assert!(
             shared
                 .poll_driver_task(&mut Context::from_waker(&driver_waker))
