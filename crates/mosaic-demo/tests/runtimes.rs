@@ -62,10 +62,12 @@ mod driving {
     use mosaic_demo::conformance::{Harness as _, client_options, start};
 
     /// A task waiting on a connection runs its driver itself (no hand-over
-    /// to the driver task). A tokio connection used from a thread outside
-    /// its runtime, here under smol's `block_on`, must still work: what
-    /// needs the runtime's own threads (making a timer) is left to the
-    /// driver task.
+    /// to the driver task), so a tokio connection used from a thread outside
+    /// its runtime, here under smol's `block_on`, does its socket, TLS and
+    /// WebSocket work on that thread; the whole example exchange must still
+    /// work. (That timers are left to the driver task is checked where it
+    /// can be seen: `mosaic-ws`'s driver tests, with a runtime that counts
+    /// the timers made.)
     #[test]
     fn a_tokio_connection_used_from_outside_its_runtime() {
         let server = start(&OnTokio, |_| {});

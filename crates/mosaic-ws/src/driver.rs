@@ -153,7 +153,7 @@ impl<S: Session + Send + 'static> Drop for DriverTask<S> {
 impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Drive for Driver<W, S, R> {
     fn drive(&mut self, cx: &mut Context<'_>, inline: bool) -> Poll<()> {
         self.inline = inline;
-        Pin::new(self).poll(cx)
+        self.run(cx)
     }
 }
 
@@ -575,18 +575,17 @@ fn handle_read_error<S: Session>(session: &mut S, error: WsError, now: Instant) 
     }
 }
 
-impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W, S, R> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let this = self.get_mut();
+impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
+    /// Rounds of read, timeouts and write until the connection would wait
+    /// (or has had [`ROUNDS_PER_POLL`] busy rounds); `Ready` once it is over.
+    fn run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..ROUNDS_PER_POLL {
             let now = Instant::now();
-            let read = this.read(cx, now);
-            let fired = this.handle_timeouts(now);
-            let wrote = this.write(cx, now);
+            let read = self.read(cx, now);
+            let fired = self.handle_timeouts(now);
+            let wrote = self.write(cx, now);
             {
-                let mut inner = this.shared.lock();
+                let mut inner = self.shared.lock();
                 let closed = inner.closed().is_some();
                 // Only for what this round brought: events already queued
                 // are for tasks that have seen them (every waiter looked
@@ -602,18 +601,18 @@ impl<W: WebSocket, S: Session + Send + 'static, R: Runtime> Future for Driver<W,
                     inner.wake_space_waiters();
                 }
             }
-            if this.done(now) {
-                this.finish();
+            if self.done(now) {
+                self.finish();
                 return Poll::Ready(());
             }
             // Idle: sleep until the next deadline, unless it has passed.
             let idle = !(read || fired || wrote);
-            if idle && !this.sleep(cx, now) {
+            if idle && !self.sleep(cx, now) {
                 return Poll::Pending;
             }
         }
         // Busy connection: let other tasks run, then continue.
-        this.wake_self(cx);
+        self.wake_self(cx);
         Poll::Pending
     }
 }
@@ -623,9 +622,9 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use mosaic_proto::session::{ClientConfig, ClientSession};
-
     use std::task::Waker;
+
+    use mosaic_proto::session::{ClientConfig, ClientSession};
 
     use super::*;
     use crate::runtime::Task;

@@ -93,8 +93,9 @@ impl<S: Session> Inner<S> {
 /// WebSocket and runtime types).
 pub(crate) trait Drive: Send {
     /// Runs the driver: reads, writes and timers, until it would wait;
-    /// `Ready` once the connection is over. `inline`: an application task
-    /// runs it, and `cx` carries the driver task's waker.
+    /// `Ready` once the connection is over. `cx` carries the connection's
+    /// own waker ([`Shared`]'s `Wake`); `inline`: an application task runs
+    /// it, not the driver task.
     fn drive(&mut self, cx: &mut Context<'_>, inline: bool) -> Poll<()>;
 }
 
@@ -198,22 +199,17 @@ impl<S: Session + Send + 'static> Shared<S> {
     /// again when it is done. `Ready` once the driver has finished.
     pub(crate) fn poll_driver_task(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<()> {
         self.lock().set_driver(cx.waker());
-        let mut engine = match self.engine.try_lock() {
-            Ok(engine) => engine,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                self.missed.store(true, Ordering::SeqCst);
-                // Orders the flag before the second look at the lock (the
-                // holder fences between letting go and reading the flag).
-                fence(Ordering::SeqCst);
-                // The holder may have let go between the two steps and not
-                // seen the flag: look once more.
-                match self.engine.try_lock() {
-                    Ok(engine) => engine,
-                    Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-                    Err(TryLockError::WouldBlock) => return Poll::Pending,
-                }
-            }
+        let engine = self.try_lock_engine().or_else(|| {
+            self.missed.store(true, Ordering::SeqCst);
+            // Orders the flag before the second look at the lock (the
+            // holder fences between letting go and reading the flag).
+            fence(Ordering::SeqCst);
+            // The holder may have let go between the two steps and not
+            // seen the flag: look once more.
+            self.try_lock_engine()
+        });
+        let Some(mut engine) = engine else {
+            return Poll::Pending;
         };
         let result = self.run_engine(&mut engine, false);
         drop(engine);
@@ -224,10 +220,8 @@ impl<S: Session + Send + 'static> Shared<S> {
     /// Runs the driver on the calling application task if no other task is
     /// running it (that one wakes the waiters when it is done).
     pub(crate) fn drive_inline(self: &Arc<Self>) {
-        let mut engine = match self.engine.try_lock() {
-            Ok(engine) => engine,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
+        let Some(mut engine) = self.try_lock_engine() else {
+            return;
         };
         let finished = self.run_engine(&mut engine, true).is_ready();
         drop(engine);
@@ -267,6 +261,16 @@ impl<S: Session + Send + 'static> Shared<S> {
         result
     }
 
+    /// The driver, unless another task holds it (poisoning ignored, as for
+    /// [`Shared::lock`]).
+    fn try_lock_engine(&self) -> Option<MutexGuard<'_, Option<Box<dyn Drive>>>> {
+        match self.engine.try_lock() {
+            Ok(engine) => Some(engine),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
     fn wake_missed_driver(&self) {
         fence(Ordering::SeqCst);
         if self.missed.swap(false, Ordering::SeqCst) {
@@ -280,30 +284,23 @@ impl<S: Session + Send + 'static> Shared<S> {
         cx: &mut Context<'_>,
         f: &mut impl FnMut(&mut S, Instant) -> Result<T, SessionError>,
     ) -> Poll<Result<T, SessionError>> {
+        let full = |result: &Result<T, SessionError>| {
+            matches!(result, Err(SessionError::QueueFull { .. }))
+        };
         let mut inner = self.lock();
-        let result = f(&mut inner.session, Instant::now());
-        if matches!(result, Err(SessionError::QueueFull { .. })) {
+        let mut result = f(&mut inner.session, Instant::now());
+        if full(&result) {
+            // Before waiting for room, make it: send what is queued from
+            // this task, then try again.
             drop(inner);
-            return self.poll_room(cx, f);
-        }
-        inner.wake_driver();
-        Poll::Ready(result)
-    }
-
-    /// [`Shared::poll_call`] once the queue was found full: send what is
-    /// queued from this task (making room), try again, or wait for room.
-    fn poll_room<T>(
-        self: &Arc<Self>,
-        cx: &mut Context<'_>,
-        f: &mut impl FnMut(&mut S, Instant) -> Result<T, SessionError>,
-    ) -> Poll<Result<T, SessionError>> {
-        self.drive_inline();
-        let mut inner = self.lock();
-        let result = f(&mut inner.session, Instant::now());
-        if matches!(result, Err(SessionError::QueueFull { .. })) {
-            inner.space_waiters.register(cx.waker());
-            inner.wake_driver();
-            return Poll::Pending;
+            self.drive_inline();
+            inner = self.lock();
+            result = f(&mut inner.session, Instant::now());
+            if full(&result) {
+                inner.space_waiters.register(cx.waker());
+                inner.wake_driver();
+                return Poll::Pending;
+            }
         }
         inner.wake_driver();
         Poll::Ready(result)
@@ -437,164 +434,164 @@ pub(crate) mod tests {
         }
     }
 
-    fn shared_with_probe() -> (Arc<Shared<ClientSession>>, Arc<Probe>) {
-        let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
-        let probe = Arc::new(Probe::default());
-        shared.install(Box::new(FakeDriver(probe.clone())));
-        (shared, probe)
+    /// A shared state with a fake driver whose task has been polled once
+    /// (so that its waker is known), and that task's wake-up count.
+    struct Started {
+        shared: Arc<Shared<ClientSession>>,
+        probe: Arc<Probe>,
+        task: Arc<Counter>,
+        task_waker: Waker,
+    }
+
+    impl Started {
+        fn new() -> Started {
+            let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
+            let probe = Arc::new(Probe::default());
+            shared.install(Box::new(FakeDriver(probe.clone())));
+            let (task, task_waker) = counter();
+            let started = Started {
+                shared,
+                probe,
+                task,
+                task_waker,
+            };
+            assert!(started.poll_task().is_pending());
+            started
+        }
+
+        fn poll_task(&self) -> Poll<()> {
+            self.shared
+                .poll_driver_task(&mut Context::from_waker(&self.task_waker))
+        }
+
+        /// How often the driver ran: (by its task, by application tasks).
+        fn runs(&self) -> (usize, usize) {
+            (
+                self.probe.task_runs.load(Ordering::SeqCst),
+                self.probe.inline_runs.load(Ordering::SeqCst),
+            )
+        }
     }
 
     fn no_event(_: &mut ClientSession) -> Option<()> {
         None
     }
 
-    fn runs(probe: &Probe) -> (usize, usize) {
-        (
-            probe.task_runs.load(Ordering::SeqCst),
-            probe.inline_runs.load(Ordering::SeqCst),
-        )
-    }
-
     #[test]
     fn a_task_about_to_wait_for_an_event_runs_the_driver_first() {
-        let (shared, probe) = shared_with_probe();
-        let (_, driver) = counter();
-        assert!(
-            shared
-                .poll_driver_task(&mut Context::from_waker(&driver))
-                .is_pending()
-        );
-        assert_eq!(runs(&probe), (1, 0));
+        let t = Started::new();
+        assert_eq!(t.runs(), (1, 0));
         let (app, app_waker) = counter();
         let mut app_cx = Context::from_waker(&app_waker);
-        assert!(shared.poll_event(&mut app_cx, no_event).is_pending());
-        assert_eq!(runs(&probe), (1, 1));
+        assert!(t.shared.poll_event(&mut app_cx, no_event).is_pending());
+        assert_eq!(t.runs(), (1, 1));
         // It waits as an event waiter: the socket's wake-up reaches it, and
         // it runs the driver again (to read what came).
-        Waker::from(shared.clone()).wake_by_ref();
+        Waker::from(t.shared.clone()).wake_by_ref();
         assert_eq!(woken(&app), 1);
-        assert!(shared.poll_event(&mut app_cx, no_event).is_pending());
-        assert_eq!(runs(&probe), (1, 2));
+        assert!(t.shared.poll_event(&mut app_cx, no_event).is_pending());
+        assert_eq!(t.runs(), (1, 2));
     }
 
     #[test]
     fn the_connection_waker_wakes_the_driver_task_and_the_event_waiters() {
-        let (shared, _probe) = shared_with_probe();
-        let (driver, driver_waker) = counter();
-        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
+        let t = Started::new();
         let (first, first_waker) = counter();
         let (second, second_waker) = counter();
-        let _ = shared.poll_event(&mut Context::from_waker(&first_waker), no_event);
-        let _ = shared.poll_event(&mut Context::from_waker(&second_waker), no_event);
-        Waker::from(shared.clone()).wake();
-        assert_eq!((woken(&driver), woken(&first), woken(&second)), (1, 1, 1));
+        let _ = t
+            .shared
+            .poll_event(&mut Context::from_waker(&first_waker), no_event);
+        let _ = t
+            .shared
+            .poll_event(&mut Context::from_waker(&second_waker), no_event);
+        Waker::from(t.shared.clone()).wake();
+        assert_eq!((woken(&t.task), woken(&first), woken(&second)), (1, 1, 1));
     }
 
     #[test]
     fn a_driver_task_that_finds_the_driver_busy_is_woken_when_it_is_free() {
-        let (shared, probe) = shared_with_probe();
-        let (driver, driver_waker) = counter();
-        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
-        shared.lock().wake_driver();
-        assert_eq!(woken(&driver), 1);
+        let t = Started::new();
         let (busy, ready) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
         std::thread::scope(|scope| {
             // An application task holds the driver (here: its lock) ...
             scope.spawn(|| {
-                let engine = lock_engine(&shared.engine);
+                let engine = lock_engine(&t.shared.engine);
                 busy.wait();
                 ready.wait();
                 drop(engine);
-                shared.wake_missed_driver();
+                t.shared.wake_missed_driver();
             });
             busy.wait();
             // ... when the driver task is polled: it must not run it, and
             // must not be forgotten.
-            let polled = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
-            assert!(polled.is_pending());
-            assert_eq!(probe.task_runs.load(Ordering::SeqCst), 1);
-            assert_eq!(woken(&driver), 1);
+            assert!(t.poll_task().is_pending());
+            assert_eq!(t.runs(), (1, 0));
+            assert_eq!(woken(&t.task), 0);
             ready.wait();
         });
-        assert_eq!(woken(&driver), 2, "the holder wakes the driver task");
-        assert!(!shared.missed.load(Ordering::SeqCst));
+        assert_eq!(woken(&t.task), 1, "the holder wakes the driver task");
+        assert!(!t.shared.missed.load(Ordering::SeqCst));
     }
 
     #[test]
     fn a_task_that_finds_the_driver_busy_waits_for_its_events() {
-        let (shared, probe) = shared_with_probe();
-        let (driver, driver_waker) = counter();
-        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
-        shared.lock().wake_driver();
-        let engine = lock_engine(&shared.engine);
+        let t = Started::new();
+        let engine = lock_engine(&t.shared.engine);
         let (app, app_waker) = counter();
-        let polled = shared.poll_event(&mut Context::from_waker(&app_waker), no_event);
+        let polled = t
+            .shared
+            .poll_event(&mut Context::from_waker(&app_waker), no_event);
         drop(engine);
         assert!(polled.is_pending());
-        assert_eq!(probe.inline_runs.load(Ordering::SeqCst), 0);
-        assert_eq!((woken(&driver), woken(&app)), (1, 0));
-        shared.lock().wake_event_waiters();
+        assert_eq!(t.runs(), (1, 0));
+        assert_eq!((woken(&t.task), woken(&app)), (0, 0));
+        t.shared.lock().wake_event_waiters();
         assert_eq!(woken(&app), 1, "registered as an event waiter");
     }
 
     #[test]
     fn a_driver_finishing_on_an_application_task_lets_its_task_end() {
-        let (shared, probe) = shared_with_probe();
-        let (driver, driver_waker) = counter();
-        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
-        probe.finish.store(true, Ordering::SeqCst);
+        let t = Started::new();
+        t.probe.finish.store(true, Ordering::SeqCst);
         // The driver closes the session as it finishes (the real one does).
-        shared
+        t.shared
             .lock()
             .session
             .close(CloseCode::NORMAL, "", Instant::now());
         let (_, app_waker) = counter();
-        let polled = shared.poll_event(&mut Context::from_waker(&app_waker), no_event);
+        let polled = t
+            .shared
+            .poll_event(&mut Context::from_waker(&app_waker), no_event);
         assert_eq!(polled, Poll::Ready(None), "closed: no more events");
         // poll_event took the closed path before driving; drive explicitly.
-        shared.drive_inline();
-        assert!(probe.dropped.load(Ordering::SeqCst), "slot emptied");
-        assert_eq!(woken(&driver), 1, "the driver task is told to end");
-        assert!(
-            shared
-                .poll_driver_task(&mut Context::from_waker(&driver_waker))
-                .is_ready()
-        );
+        t.shared.drive_inline();
+        assert!(t.probe.dropped.load(Ordering::SeqCst), "slot emptied");
+        assert_eq!(woken(&t.task), 1, "the driver task is told to end");
+        assert!(t.poll_task().is_ready());
     }
 
     #[test]
     fn a_driver_panicking_on_an_application_task_is_dropped_and_its_task_ends() {
-        let (shared, probe) = shared_with_probe();
-        let (driver, driver_waker) = counter();
-        let _ = shared.poll_driver_task(&mut Context::from_waker(&driver_waker));
-        probe.panic.store(true, Ordering::SeqCst);
-        let panicked = catch_unwind(AssertUnwindSafe(|| shared.drive_inline()));
+        let t = Started::new();
+        t.probe.panic.store(true, Ordering::SeqCst);
+        let panicked = catch_unwind(AssertUnwindSafe(|| t.shared.drive_inline()));
         assert!(
             panicked.is_err(),
             "the panic goes on in the task that ran it"
         );
         assert!(
-            probe.dropped.load(Ordering::SeqCst),
+            t.probe.dropped.load(Ordering::SeqCst),
             "the driver is dropped"
         );
-        assert_eq!(woken(&driver), 1, "its task is told to end");
-        assert!(
-            shared
-                .poll_driver_task(&mut Context::from_waker(&driver_waker))
-                .is_ready()
-        );
+        assert_eq!(woken(&t.task), 1, "its task is told to end");
+        assert!(t.poll_task().is_ready());
     }
 
     #[test]
     fn dropping_the_driver_task_drops_the_driver() {
-        let (shared, probe) = shared_with_probe();
-        shared.drop_driver();
-        assert!(probe.dropped.load(Ordering::SeqCst));
-        let (_, driver_waker) = counter();
-        assert!(
-            shared
-                .poll_driver_task(&mut Context::from_waker(&driver_waker))
-                .is_ready()
-        );
+        let t = Started::new();
+        t.shared.drop_driver();
+        assert!(t.probe.dropped.load(Ordering::SeqCst));
+        assert!(t.poll_task().is_ready());
     }
 }
