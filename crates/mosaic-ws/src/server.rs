@@ -26,9 +26,16 @@ pub enum Accepted<N> {
 /// identity. It dereferences to the WebSocket stream, and holds the
 /// connection's place within the server's connection limit until dropped.
 pub struct NostrConnection<N> {
-    stream: Box<N>,
-    peer: mosaic_tls::PeerIdentity,
+    /// The stream and the identity in one box: an `Accepted` stays as small
+    /// as a Mosaic connection's handles, so that a handler task holding one
+    /// is not sized by the rare nostr case.
+    inner: Box<NostrParts<N>>,
     _hold: Box<dyn Send + Sync>,
+}
+
+struct NostrParts<N> {
+    stream: N,
+    peer: mosaic_tls::PeerIdentity,
 }
 
 impl<N> NostrConnection<N> {
@@ -38,15 +45,14 @@ impl<N> NostrConnection<N> {
         hold: impl Send + Sync + 'static,
     ) -> Self {
         NostrConnection {
-            stream: Box::new(stream),
-            peer,
+            inner: Box::new(NostrParts { stream, peer }),
             _hold: Box::new(hold),
         }
     }
 
     /// Who the client proved to be in the TLS handshake.
     pub fn peer_identity(&self) -> &mosaic_tls::PeerIdentity {
-        &self.peer
+        &self.inner.peer
     }
 }
 
@@ -54,20 +60,20 @@ impl<N> std::ops::Deref for NostrConnection<N> {
     type Target = N;
 
     fn deref(&self) -> &N {
-        &self.stream
+        &self.inner.stream
     }
 }
 
 impl<N> std::ops::DerefMut for NostrConnection<N> {
     fn deref_mut(&mut self) -> &mut N {
-        &mut self.stream
+        &mut self.inner.stream
     }
 }
 
 impl<N> std::fmt::Debug for NostrConnection<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NostrConnection")
-            .field("peer", &self.peer)
+            .field("peer", &self.inner.peer)
             .finish_non_exhaustive()
     }
 }
@@ -313,5 +319,19 @@ impl ServerSender {
     /// Negotiated extensions, service URL, the client's identity and address.
     pub fn info(&self) -> &ConnectionInfo {
         &self.info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A handler task holds its `Accepted` for as long as the connection
+    /// lives: the nostr case, whatever its stream, must not make every
+    /// Mosaic connection's task bigger.
+    #[test]
+    fn accepted_is_no_bigger_than_a_mosaic_connection_and_a_tag() {
+        let mosaic = std::mem::size_of::<ServerConnection>();
+        assert!(std::mem::size_of::<Accepted<[u8; 4096]>>() <= mosaic + 8);
     }
 }
