@@ -249,55 +249,72 @@ impl MemoryStore {
 
     /// Serves one connection until it closes: answers its requests from the
     /// store and delivers live records to its subscriptions.
+    ///
+    /// The task waits in `recv` nearly all its life, so it is kept small:
+    /// each request is handled in a boxed future of its own (its records and
+    /// the send in progress live there while it runs), and the peer's
+    /// identity is read from the connection's info instead of being copied
+    /// in. An idle connection's task is about 900 bytes smaller this way,
+    /// for one allocation per request.
     pub async fn serve(self: Arc<Self>, connection: ServerConnection) {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let (sender, mut receiver) = connection.split();
-        let peer = *sender.info().peer_identity();
-        let reader = reader_of(&peer);
+        let reader = reader_of(sender.info().peer_identity());
         while let Some(event) = receiver.recv().await {
-            let result = match event {
-                ServerEvent::Get { query, references } => {
-                    let records = self.get(&references, reader.as_ref());
-                    answer(&sender, query, records).await
-                }
-                ServerEvent::Query {
-                    query,
-                    limit,
-                    filter,
-                } => {
-                    let records = self.query(&filter, limit, reader.as_ref());
-                    answer(&sender, query, records).await
-                }
-                ServerEvent::Subscribe {
-                    query,
-                    limit,
-                    filter,
-                } => {
-                    self.subscribe(id, &sender, query, filter, limit, reader)
-                        .await
-                }
-                ServerEvent::Cancelled { query } => {
-                    self.lock()
-                        .subscribers
-                        .retain(|s| !(s.connection == id && s.query == query));
-                    Ok(())
-                }
-                ServerEvent::Submission { submission, record } => {
-                    let code = self.submit(&record, &peer);
-                    sender.submission_result(submission, code).await
-                }
-                // The demo does not implement the sync extension: every sync
-                // message is answered with Sync Error (0x93).
-                ServerEvent::Extension(_) => match ServerExtension::new(SYNC_ERROR, Bytes::new()) {
-                    Ok(error) => sender.send_extension(&error).await,
-                    Err(_) => Ok(()),
-                },
-            };
+            let result = Box::pin(self.handle(id, &sender, reader, event)).await;
             if let Err(SessionError::Closed(_)) = result {
                 break;
             }
         }
         self.lock().subscribers.retain(|s| s.connection != id);
+    }
+
+    /// Handles one request of connection `id`.
+    async fn handle(
+        &self,
+        id: u64,
+        sender: &ServerSender,
+        reader: Option<[u8; 32]>,
+        event: ServerEvent,
+    ) -> Result<(), SessionError> {
+        match event {
+            ServerEvent::Get { query, references } => {
+                let records = self.get(&references, reader.as_ref());
+                answer(sender, query, records).await
+            }
+            ServerEvent::Query {
+                query,
+                limit,
+                filter,
+            } => {
+                let records = self.query(&filter, limit, reader.as_ref());
+                answer(sender, query, records).await
+            }
+            ServerEvent::Subscribe {
+                query,
+                limit,
+                filter,
+            } => {
+                self.subscribe(id, sender, query, filter, limit, reader)
+                    .await
+            }
+            ServerEvent::Cancelled { query } => {
+                self.lock()
+                    .subscribers
+                    .retain(|s| !(s.connection == id && s.query == query));
+                Ok(())
+            }
+            ServerEvent::Submission { submission, record } => {
+                let code = self.submit(&record, sender.info().peer_identity());
+                sender.submission_result(submission, code).await
+            }
+            // The demo does not implement the sync extension: every sync
+            // message is answered with Sync Error (0x93).
+            ServerEvent::Extension(_) => match ServerExtension::new(SYNC_ERROR, Bytes::new()) {
+                Ok(error) => sender.send_extension(&error).await,
+                Err(_) => Ok(()),
+            },
+        }
     }
 
     async fn subscribe(
@@ -442,4 +459,26 @@ pub fn accept_structural() -> Validator {
 /// message was decoded).
 pub fn full_validation() -> Validator {
     Arc::new(|record| record.verify().map(|_| ()).map_err(|e| e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use super::*;
+
+    /// The size of the future `f` returns, without calling it.
+    fn future_size<A, F: Future>(_: impl Fn(A) -> F) -> usize {
+        std::mem::size_of::<F>()
+    }
+
+    /// A connection's task lives as long as the connection, mostly idle in
+    /// `recv`: requests run boxed, so it does not carry their state (it was
+    /// about 920 bytes with the answers inline, about 260 without).
+    #[test]
+    fn a_connection_task_does_not_carry_a_request_in_progress() {
+        let store = MemoryStore::new(10, accept_structural());
+        let size = future_size(move |connection| store.clone().serve(connection));
+        assert!(size <= 400, "serve's future is {size} bytes");
+    }
 }
