@@ -511,6 +511,22 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         inner.closed().is_some() && !inner.session.has_transmits()
     }
 
+    /// After a round that did something: whether another round can do more
+    /// at once. Only if reading stopped at a limit rather than at Pending,
+    /// the connection's waker was woken meanwhile, or something is left to
+    /// send. Otherwise a second round would take the locks, ask the
+    /// session for its deadlines and poll the sink only to find the
+    /// connection idle; what comes later (input, a transmit queued by the
+    /// application, a deadline) wakes the driver task.
+    fn more_now(&self, inner: &Inner<S>) -> bool {
+        let more_input = !self.read_done && !self.read_parked;
+        let more_output = !self.write_done
+            && (self.pending_frame.is_some()
+                || !self.outgoing.is_empty()
+                || inner.session.has_transmits());
+        inner.io_woken || more_input || more_output
+    }
+
     fn finish(&mut self) {
         let mut inner = self.shared.lock();
         if inner.closed().is_none() {
@@ -584,7 +600,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             let read = self.read(cx, now);
             let fired = self.handle_timeouts(now);
             let wrote = self.write(cx, now);
-            {
+            let more = {
                 let mut inner = self.shared.lock();
                 let closed = inner.closed().is_some();
                 // Only for what this round brought: events already queued
@@ -600,14 +616,15 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     // Whoever waits for room waits in vain now.
                     inner.wake_space_waiters();
                 }
-            }
+                (read || fired || wrote) && self.more_now(&inner)
+            };
             if self.done(now) {
                 self.finish();
                 return Poll::Ready(());
             }
-            // Idle: sleep until the next deadline, unless it has passed.
-            let idle = !(read || fired || wrote);
-            if idle && !self.sleep(cx, now) {
+            // Nothing more to do now: sleep until the next deadline, unless
+            // it has passed.
+            if !more && !self.sleep(cx, now) {
                 return Poll::Pending;
             }
         }
@@ -630,8 +647,9 @@ mod tests {
     use crate::runtime::Task;
     use crate::shared::tests::{counter, woken};
 
-    /// A WebSocket that never receives and records what is sent.
-    struct Recorder(Arc<Mutex<Vec<Message>>>);
+    /// A WebSocket that never receives and records what is sent, and how
+    /// often it was asked whether it would take a message.
+    struct Recorder(Arc<Mutex<Vec<Message>>>, Arc<AtomicUsize>);
 
     impl Stream for Recorder {
         type Item = Result<Message, WsError>;
@@ -645,6 +663,7 @@ mod tests {
         type Error = WsError;
 
         fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
+            self.1.fetch_add(1, Ordering::SeqCst);
             Poll::Ready(Ok(()))
         }
 
@@ -682,18 +701,57 @@ mod tests {
 
     /// A client connection on a driver over a [`Recorder`] and [`Timers`].
     fn started() -> (Arc<Shared<ClientSession>>, Sent, Arc<AtomicUsize>) {
+        let (shared, sent, timers, _) = started_counting_readiness();
+        (shared, sent, timers)
+    }
+
+    /// [`started`], and the count of the sink's readiness polls.
+    fn started_counting_readiness() -> (
+        Arc<Shared<ClientSession>>,
+        Sent,
+        Arc<AtomicUsize>,
+        Arc<AtomicUsize>,
+    ) {
         let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
         let sent = Arc::new(Mutex::new(Vec::new()));
         let timers = Arc::new(AtomicUsize::new(0));
+        let ready_polls = Arc::new(AtomicUsize::new(0));
         let driver = Driver::new(
-            Recorder(sent.clone()),
+            Recorder(sent.clone(), ready_polls.clone()),
             shared.clone(),
             Timers(timers.clone()),
             Duration::from_secs(1),
             Box::new(()),
         );
         shared.install(Box::new(driver));
-        (shared, sent, timers)
+        (shared, sent, timers, ready_polls)
+    }
+
+    #[test]
+    fn a_round_that_sends_all_there_is_goes_idle_without_another_round() {
+        let (shared, sent, timers, ready_polls) = started_counting_readiness();
+        let (_, task_waker) = counter();
+        let mut cx = Context::from_waker(&task_waker);
+        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        let filter = mosaic_proto::Filter::builder()
+            .build()
+            .expect("empty filter");
+        shared
+            .lock()
+            .session
+            .query(filter, 0, Instant::now())
+            .expect("query");
+        let before = ready_polls.load(Ordering::SeqCst);
+        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        assert_eq!(sent.lock().expect("sent").len(), 1, "the Query went");
+        // Once to send the Query, once to find the queue empty; a second,
+        // idle round would ask again.
+        assert_eq!(ready_polls.load(Ordering::SeqCst) - before, 2);
+        assert_eq!(
+            timers.load(Ordering::SeqCst),
+            1,
+            "the keepalive timer, kept"
+        );
     }
 
     #[test]
