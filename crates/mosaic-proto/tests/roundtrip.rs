@@ -4,9 +4,9 @@
 
 use bytes::Bytes;
 use mosaic_proto::{
-    ClientExtension, ClientMessage, DecodeOptions, ExtensionTypes, Filter, Framer, IdPrefix, Kind,
-    Next, QueryClosedCode, QueryId, Record, RecordFlags, RecordParts, Reference, References,
-    ServerExtension, ServerMessage, SubmissionResultCode, Tag, Timestamp,
+    ClientExtension, ClientMessage, DecodeOptions, ElementType, ExtensionTypes, Filter, Framer,
+    IdPrefix, Kind, Next, QueryClosedCode, QueryId, Record, RecordFlags, RecordParts, Reference,
+    References, ServerExtension, ServerMessage, SubmissionResultCode, Tag, Timestamp,
 };
 use proptest::prelude::*;
 
@@ -283,6 +283,19 @@ proptest! {
         }
         prop_assert_eq!(out, messages);
         prop_assert_eq!(framer.buffered(), 0);
+    }
+
+    /// The element that counts for each type (what matching looks at) is
+    /// the first of its type in wire order, however the filter was made.
+    #[test]
+    fn the_element_of_each_type_is_the_first_in_wire_order(f in filter()) {
+        let parsed = Filter::from_bytes(f.as_bytes().clone()).expect("valid");
+        for ty in (0x01..=0x05).chain(0x80..=0x85).map(ElementType) {
+            let first = f.elements().find(|e| e.element_type() == ty);
+            prop_assert_eq!(f.element(ty), first);
+            prop_assert_eq!(parsed.element(ty), first);
+        }
+        prop_assert_eq!(f.element(ElementType(0x06)), None);
     }
 
     #[test]

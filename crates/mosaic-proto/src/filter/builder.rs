@@ -168,6 +168,6 @@ impl FilterBuilder {
             super::validate(&bytes).is_ok(),
             "builder wrote an invalid filter"
         );
-        Ok(Filter(bytes))
+        Ok(Filter::from_valid(bytes))
     }
 }

@@ -27,7 +27,31 @@ pub const MAX_ELEMENT_LEN: usize = 255 * 8;
 
 /// A structurally valid filter, held as a slice of the bytes it was read from.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Filter(Bytes);
+pub struct Filter {
+    bytes: Bytes,
+    /// Where the element that counts for each type starts (found once, as
+    /// the filter is read, so that matching a record goes straight to them).
+    first: FirstElements,
+    /// Which slots of `first` hold an element, a bit each.
+    present: u16,
+}
+
+/// The number of element types filter.md defines: 0x01..=0x05 and 0x80..=0x85.
+const TYPES: usize = 11;
+
+/// For each element type (see [`type_slot`]), the byte offset of its first
+/// element in the filter, 0 for none (the filter header sits at 0).
+/// Filters are at most 65528 bytes, so offsets fit 16 bits.
+type FirstElements = [u16; TYPES];
+
+/// The slot of a defined element type in [`FirstElements`].
+fn type_slot(ty: ElementType) -> Option<usize> {
+    match ty.0 {
+        t @ 0x01..=0x05 => Some(usize::from(t) - 1),
+        t @ 0x80..=0x85 => Some(usize::from(t) - 0x80 + 5),
+        _ => None,
+    }
+}
 
 impl Filter {
     /// Validates `bytes` as a whole filter (header and elements), without copying.
@@ -35,8 +59,61 @@ impl Filter {
     /// # Errors
     /// [`FilterError`] names the first rule of filter.md the bytes break.
     pub fn from_bytes(bytes: Bytes) -> Result<Filter, FilterError> {
-        validate(&bytes)?;
-        Ok(Filter(bytes))
+        let first = validate(&bytes)?;
+        Ok(Filter::with_first(bytes, first))
+    }
+
+    /// A filter of bytes known to be valid (the builder's): finds the first
+    /// element of each type.
+    fn from_valid(bytes: Bytes) -> Filter {
+        let mut first = [0; TYPES];
+        let mut offset = wire::HEADER_LEN;
+        while let Some(&[ty, words]) = bytes.get(offset..offset + 2) {
+            if words == 0 {
+                break;
+            }
+            note_first(&mut first, ElementType(ty), offset);
+            offset += usize::from(words) * 8;
+        }
+        Filter::with_first(bytes, first)
+    }
+
+    /// The filter of `bytes`, whose first elements are at `first`.
+    fn with_first(bytes: Bytes, first: FirstElements) -> Filter {
+        let present = (0..TYPES)
+            .filter(|&slot| first[slot] != 0)
+            .fold(0, |bits, slot| bits | 1 << slot);
+        Filter {
+            bytes,
+            first,
+            present,
+        }
+    }
+
+    /// The element that counts for the type in `slot`, if the filter has one.
+    fn first_element(&self, slot: usize) -> Option<FilterElement<'_>> {
+        let at = usize::from(*self.first.get(slot)?);
+        if at == 0 {
+            return None;
+        }
+        let element = self.bytes.get(at..)?;
+        let len = usize::from(*element.get(1)?) * 8;
+        parse_element(ElementType(element[0]), element.get(wire::HEADER_LEN..len)?)
+    }
+
+    /// The elements that count (the first of each type), in type order.
+    fn first_elements(&self) -> impl Iterator<Item = FilterElement<'_>> {
+        let mut present = self.present;
+        std::iter::from_fn(move || {
+            while present != 0 {
+                let slot = present.trailing_zeros() as usize;
+                present &= present - 1;
+                if let Some(element) = self.first_element(slot) {
+                    return Some(element);
+                }
+            }
+            None
+        })
     }
 
     /// A builder for a new filter.
@@ -46,35 +123,35 @@ impl Filter {
 
     /// The wire bytes, header included.
     pub fn as_bytes(&self) -> &Bytes {
-        &self.0
+        &self.bytes
     }
 
     /// The wire bytes, header included.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        self.bytes
     }
 
     /// The byte length on the wire.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.bytes.len()
     }
 
     /// Whether the filter has no elements (it then matches every record).
     pub fn is_empty(&self) -> bool {
-        self.0.len() == wire::HEADER_LEN
+        self.bytes.len() == wire::HEADER_LEN
     }
 
     /// The elements in wire order, duplicates included.
     pub fn elements(&self) -> Elements<'_> {
         Elements {
-            rest: self.0.get(wire::HEADER_LEN..).unwrap_or_default(),
+            rest: self.bytes.get(wire::HEADER_LEN..).unwrap_or_default(),
         }
     }
 
     /// The element of type `ty` that counts: the first one (filter.md: later
     /// elements of the same type MUST be ignored).
     pub fn element(&self, ty: ElementType) -> Option<FilterElement<'_>> {
-        self.elements().find(|e| e.element_type() == ty)
+        self.first_element(type_slot(ty)?)
     }
 
     /// Whether at least one element is narrow (filter.md: filters SHOULD have one,
@@ -132,8 +209,19 @@ fn parse_element(ty: ElementType, data: &[u8]) -> Option<FilterElement<'_>> {
     })
 }
 
-/// Checks every structural rule of filter.md.
-fn validate(bytes: &[u8]) -> Result<(), FilterError> {
+/// Notes an element of type `ty` at `offset` if it is the first of its type.
+fn note_first(first: &mut FirstElements, ty: ElementType, offset: usize) {
+    if let Some(slot) = type_slot(ty)
+        && first[slot] == 0
+    {
+        // Offsets are below the 65528-byte limit of a filter.
+        first[slot] = u16::try_from(offset).unwrap_or(0);
+    }
+}
+
+/// Checks every structural rule of filter.md; where the first element of
+/// each type starts.
+fn validate(bytes: &[u8]) -> Result<FirstElements, FilterError> {
     let len = bytes.len();
     let Some((header, mut rest)) = bytes.split_first_chunk::<8>() else {
         return Err(FilterError::TooShort { len });
@@ -157,6 +245,7 @@ fn validate(bytes: &[u8]) -> Result<(), FilterError> {
             value,
         });
     }
+    let mut first = [0; TYPES];
     let mut offset = wire::HEADER_LEN;
     // The filter is whole words, so every element starts with an 8-byte header.
     while let Some((element_header, _)) = rest.split_first_chunk::<8>() {
@@ -185,10 +274,11 @@ fn validate(bytes: &[u8]) -> Result<(), FilterError> {
             });
         }
         validate_element(offset, element_type, &element[wire::HEADER_LEN..])?;
+        note_first(&mut first, element_type, offset);
         rest = &rest[element_len..];
         offset += element_len;
     }
-    Ok(())
+    Ok(first)
 }
 
 /// Checks the contents of one element against its type's entry size.
