@@ -3,8 +3,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{
-    DecodeError, DecodeOptions, check_prefix, need_exact, need_header, need_zero, put_header,
-    query_id_of,
+    DecodeError, DecodeOptions, body_from, check_prefix, need_exact, need_header, need_zero,
+    put_header, query_id_of,
 };
 use crate::{
     ClientExtension, Filter, IdPrefix, MessageType, QueryId, Record, References, Role,
@@ -68,12 +68,13 @@ impl ClientMessage {
             MessageType::GET => {
                 need_header(&bytes, ty)?;
                 need_zero(&bytes, ty, 6)?;
-                let body = bytes.slice(HEADER_LEN..);
+                let query_id = query_id_of(&bytes);
+                let body = body_from(bytes, HEADER_LEN);
                 let len = body.len();
                 let references = References::from_bytes(body)
                     .map_err(|_| DecodeError::GetBodyNotReferences { len })?;
                 Ok(ClientMessage::Get {
-                    query_id: query_id_of(&bytes),
+                    query_id,
                     references,
                 })
             }
@@ -81,13 +82,14 @@ impl ClientMessage {
                 need_header(&bytes, ty)?;
                 let query_id = query_id_of(&bytes);
                 let limit = wire::u16_le_at(&bytes, 6);
-                let filter = Filter::from_bytes(bytes.slice(HEADER_LEN..)).map_err(|source| {
-                    DecodeError::InvalidFilter {
-                        ty,
-                        query_id,
-                        source,
-                    }
-                })?;
+                let filter =
+                    Filter::from_bytes(body_from(bytes, HEADER_LEN)).map_err(|source| {
+                        DecodeError::InvalidFilter {
+                            ty,
+                            query_id,
+                            source,
+                        }
+                    })?;
                 Ok(if ty == MessageType::QUERY {
                     ClientMessage::Query {
                         query_id,
@@ -112,7 +114,7 @@ impl ClientMessage {
             MessageType::SUBMISSION => {
                 need_header(&bytes, ty)?;
                 need_zero(&bytes, ty, 4)?;
-                let body = bytes.slice(HEADER_LEN..);
+                let body = body_from(bytes, HEADER_LEN);
                 // The ID prefix is record bytes [64:96]; the ruling answers when
                 // the bytes reach the end of the ID (112).
                 let id_prefix = body
@@ -128,7 +130,7 @@ impl ClientMessage {
                 Ok(ClientMessage::Submission { record })
             }
             _ if options.extensions().contains(ty.0) => {
-                let ext = ClientExtension::new(ty.0, bytes.slice(wire::PREFIX_LEN..))
+                let ext = ClientExtension::new(ty.0, body_from(bytes, wire::PREFIX_LEN))
                     .expect("declared extension types are not core and the role was checked");
                 Ok(ClientMessage::Extension(ext))
             }

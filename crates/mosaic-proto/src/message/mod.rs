@@ -9,7 +9,7 @@ mod client;
 mod error;
 mod server;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 pub use client::ClientMessage;
 pub use error::{CloseCode, DecodeError, Disposition};
@@ -131,6 +131,14 @@ fn need_exact(bytes: &[u8], ty: MessageType, expected: usize) -> Result<(), Deco
         });
     }
     Ok(())
+}
+
+/// The message's bytes from `start` on (a length already checked), taking
+/// the buffer over rather than slicing it: no reference count to raise for
+/// the slice and drop again for the whole, per message.
+fn body_from(mut bytes: Bytes, start: usize) -> Bytes {
+    bytes.advance(start.min(bytes.len()));
+    bytes
 }
 
 /// Requires the zeroed bytes `[from..8]` of the header to be zero.

@@ -3,8 +3,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::{
-    DecodeError, DecodeOptions, check_prefix, need_exact, need_header, need_zero, put_header,
-    put_prefix, query_id_of,
+    DecodeError, DecodeOptions, body_from, check_prefix, need_exact, need_header, need_zero,
+    put_header, put_prefix, query_id_of,
 };
 use crate::{
     IdPrefix, MessageType, QueryClosedCode, QueryId, Record, Role, ServerExtension,
@@ -62,17 +62,16 @@ impl ServerMessage {
             MessageType::RECORD => {
                 need_header(&bytes, ty)?;
                 need_zero(&bytes, ty, 6)?;
-                let record = Record::from_bytes(bytes.slice(HEADER_LEN..)).map_err(|source| {
-                    DecodeError::InvalidRecord {
-                        ty,
-                        id_prefix: None,
-                        source,
-                    }
-                })?;
-                Ok(ServerMessage::Record {
-                    query_id: query_id_of(&bytes),
-                    record,
-                })
+                let query_id = query_id_of(&bytes);
+                let record =
+                    Record::from_bytes(body_from(bytes, HEADER_LEN)).map_err(|source| {
+                        DecodeError::InvalidRecord {
+                            ty,
+                            id_prefix: None,
+                            source,
+                        }
+                    })?;
+                Ok(ServerMessage::Record { query_id, record })
             }
             MessageType::LOCALLY_COMPLETE => {
                 need_exact(&bytes, ty, HEADER_LEN)?;
@@ -98,7 +97,7 @@ impl ServerMessage {
                 })
             }
             _ if options.extensions().contains(ty.0) => {
-                let ext = ServerExtension::new(ty.0, bytes.slice(wire::PREFIX_LEN..))
+                let ext = ServerExtension::new(ty.0, body_from(bytes, wire::PREFIX_LEN))
                     .expect("declared extension types are not core and the role was checked");
                 Ok(ServerMessage::Extension(ext))
             }
