@@ -410,23 +410,12 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         }
     }
 
-    /// Handles a due timeout, and starts the close timeout once a closed
-    /// connection has nothing more to send; whether a timeout was handled.
+    /// Handles a due timeout; whether one was handled.
     fn handle_timeouts(&mut self, now: Instant) -> bool {
         let mut inner = self.shared.lock();
         let due = inner.session.poll_timeout().is_some_and(|d| now >= d);
         if due {
             inner.session.handle_timeout(now);
-        }
-        if inner.closed().is_some()
-            && !inner.session.has_transmits()
-            && self.outgoing.is_empty()
-            && self.linger_until.is_none()
-        {
-            // Nothing more will be sent: the last flush (the WebSocket
-            // layer's close reply, or what a stalled peer never took) gets
-            // the close timeout at most.
-            self.linger_until = Some(later(now, self.close_timeout));
         }
         due
     }
@@ -512,19 +501,18 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
     }
 
     /// After a round that did something: whether another round can do more
-    /// at once. Only if reading stopped at a limit rather than at Pending,
-    /// the connection's waker was woken meanwhile, or something is left to
-    /// send. Otherwise a second round would take the locks, ask the
-    /// session for its deadlines and poll the sink only to find the
-    /// connection idle; what comes later (input, a transmit queued by the
-    /// application, a deadline) wakes the driver task.
+    /// at once, which is only when input is wanted and may be waiting
+    /// (reading stopped at a limit, not at Pending, or the connection's
+    /// waker was woken since). Writing needs no second round: a round's
+    /// writes go on until the session has nothing left or the sink says
+    /// Pending, and then the sink wakes the driver. Otherwise a second round
+    /// would take the locks, ask the session for its deadlines and poll the
+    /// sink only to find the connection idle; what comes later (input, a
+    /// transmit queued by the application, room for input, a deadline) wakes
+    /// the driver task.
     fn more_now(&self, inner: &Inner<S>) -> bool {
-        let more_input = !self.read_done && !self.read_parked;
-        let more_output = !self.write_done
-            && (self.pending_frame.is_some()
-                || !self.outgoing.is_empty()
-                || inner.session.has_transmits());
-        inner.io_woken || more_input || more_output
+        let can_read = !self.read_done && !inner.input_blocked;
+        can_read && (!self.read_parked || inner.io_woken)
     }
 
     fn finish(&mut self) {
@@ -616,6 +604,14 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     // Whoever waits for room waits in vain now.
                     inner.wake_space_waiters();
                 }
+                if closed && self.linger_until.is_none() && !inner.session.has_transmits() {
+                    // Nothing more will be queued: what is left to write and
+                    // flush (the last batch, the WebSocket layer's close
+                    // reply, what a stalled peer never took) gets the close
+                    // timeout at most. Looked at after the round's writes,
+                    // as the driver may go idle now.
+                    self.linger_until = Some(later(now, self.close_timeout));
+                }
                 (read || fired || wrote) && self.more_now(&inner)
             };
             if self.done(now) {
@@ -637,7 +633,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     use std::task::Waker;
 
@@ -647,9 +643,25 @@ mod tests {
     use crate::runtime::Task;
     use crate::shared::tests::{counter, woken};
 
-    /// A WebSocket that never receives and records what is sent, and how
-    /// often it was asked whether it would take a message.
-    struct Recorder(Arc<Mutex<Vec<Message>>>, Arc<AtomicUsize>);
+    /// The far side of a [`Recorder`]: what was sent, how often the sink was
+    /// asked whether it would take a message, how many more times it says
+    /// yes, and whether a flush completes (a peer that stops reading makes
+    /// both wait).
+    struct Peer {
+        sent: Mutex<Vec<Message>>,
+        ready_polls: AtomicUsize,
+        ready_budget: AtomicUsize,
+        flushes: AtomicBool,
+    }
+
+    impl Peer {
+        fn sent(&self) -> Vec<Message> {
+            self.sent.lock().expect("sent").clone()
+        }
+    }
+
+    /// A WebSocket that never receives, and sends to a [`Peer`].
+    struct Recorder(Arc<Peer>);
 
     impl Stream for Recorder {
         type Item = Result<Message, WsError>;
@@ -663,17 +675,25 @@ mod tests {
         type Error = WsError;
 
         fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-            self.1.fetch_add(1, Ordering::SeqCst);
-            Poll::Ready(Ok(()))
+            self.0.ready_polls.fetch_add(1, Ordering::SeqCst);
+            let budget = &self.0.ready_budget;
+            match budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |b| b.checked_sub(1)) {
+                Ok(_) => Poll::Ready(Ok(())),
+                Err(_) => Poll::Pending,
+            }
         }
 
         fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), WsError> {
-            self.0.lock().expect("recorder").push(message);
+            self.0.sent.lock().expect("recorder").push(message);
             Ok(())
         }
 
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
-            Poll::Ready(Ok(()))
+            if self.0.flushes.load(Ordering::SeqCst) {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
         }
 
         fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
@@ -696,43 +716,30 @@ mod tests {
         fn spawn(&self, _: Task) {}
     }
 
-    /// What was sent, shared with the [`Recorder`].
-    type Sent = Arc<Mutex<Vec<Message>>>;
-
-    /// A client connection on a driver over a [`Recorder`] and [`Timers`].
-    fn started() -> (Arc<Shared<ClientSession>>, Sent, Arc<AtomicUsize>) {
-        let (shared, sent, timers, _) = started_counting_readiness();
-        (shared, sent, timers)
-    }
-
-    /// [`started`], and the count of the sink's readiness polls.
-    fn started_counting_readiness() -> (
-        Arc<Shared<ClientSession>>,
-        Sent,
-        Arc<AtomicUsize>,
-        Arc<AtomicUsize>,
-    ) {
+    /// A client connection on a driver over a [`Recorder`] whose sink takes
+    /// everything, and [`Timers`]; the sink and the count of timers made.
+    fn started() -> (Arc<Shared<ClientSession>>, Arc<Peer>, Arc<AtomicUsize>) {
         let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
-        let sent = Arc::new(Mutex::new(Vec::new()));
+        let peer = Arc::new(Peer {
+            sent: Mutex::new(Vec::new()),
+            ready_polls: AtomicUsize::new(0),
+            ready_budget: AtomicUsize::new(usize::MAX),
+            flushes: AtomicBool::new(true),
+        });
         let timers = Arc::new(AtomicUsize::new(0));
-        let ready_polls = Arc::new(AtomicUsize::new(0));
         let driver = Driver::new(
-            Recorder(sent.clone(), ready_polls.clone()),
+            Recorder(peer.clone()),
             shared.clone(),
             Timers(timers.clone()),
             Duration::from_secs(1),
             Box::new(()),
         );
         shared.install(Box::new(driver));
-        (shared, sent, timers, ready_polls)
+        (shared, peer, timers)
     }
 
-    #[test]
-    fn a_round_that_sends_all_there_is_goes_idle_without_another_round() {
-        let (shared, sent, timers, ready_polls) = started_counting_readiness();
-        let (_, task_waker) = counter();
-        let mut cx = Context::from_waker(&task_waker);
-        assert!(shared.poll_driver_task(&mut cx).is_pending());
+    /// Queues a Query on the session.
+    fn query(shared: &Shared<ClientSession>) {
         let filter = mosaic_proto::Filter::builder()
             .build()
             .expect("empty filter");
@@ -741,12 +748,55 @@ mod tests {
             .session
             .query(filter, 0, Instant::now())
             .expect("query");
-        let before = ready_polls.load(Ordering::SeqCst);
+    }
+
+    /// A session closed without a close frame of ours (the transport failed),
+    /// whose last batch goes out only in a later round, and whose flush then
+    /// waits on a peer that reads no more: the close timeout must still
+    /// start, or the socket is held for as long as the application holds a
+    /// handle.
+    #[test]
+    fn the_close_timeout_starts_when_the_last_batch_goes_out_in_a_later_round() {
+        let (shared, peer, timers) = started();
+        let (_, task_waker) = counter();
+        let mut cx = Context::from_waker(&task_waker);
         assert!(shared.poll_driver_task(&mut cx).is_pending());
-        assert_eq!(sent.lock().expect("sent").len(), 1, "the Query went");
+        assert_eq!(timers.load(Ordering::SeqCst), 1, "the keepalive timer");
+        // Two queries in one batch; the sink takes the first only.
+        query(&shared);
+        query(&shared);
+        peer.ready_budget.store(1, Ordering::SeqCst);
+        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        assert_eq!(peer.sent().len(), 1);
+        // The transport fails; then the sink takes the rest, but the flush waits.
+        shared
+            .lock()
+            .session
+            .handle_transport_error("the connection ended");
+        peer.ready_budget.store(usize::MAX, Ordering::SeqCst);
+        peer.flushes.store(false, Ordering::SeqCst);
+        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        assert_eq!(peer.sent().len(), 2, "the batch went out");
+        assert_eq!(
+            timers.load(Ordering::SeqCst),
+            2,
+            "a timer for the close timeout, before the keepalive's"
+        );
+    }
+
+    #[test]
+    fn a_round_that_sends_all_there_is_goes_idle_without_another_round() {
+        let (shared, peer, timers) = started();
+        let (_, task_waker) = counter();
+        let mut cx = Context::from_waker(&task_waker);
+        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        query(&shared);
+        let before = peer.ready_polls.load(Ordering::SeqCst);
+        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        assert_eq!(peer.sent().len(), 1, "the Query went");
         // Once to send the Query, once to find the queue empty; a second,
         // idle round would ask again.
-        assert_eq!(ready_polls.load(Ordering::SeqCst) - before, 2);
+        assert_eq!(peer.ready_polls.load(Ordering::SeqCst) - before, 2);
         assert_eq!(
             timers.load(Ordering::SeqCst),
             1,
@@ -788,7 +838,7 @@ mod tests {
 
     #[test]
     fn an_application_task_leaves_new_timers_to_the_driver_task() {
-        let (shared, sent, timers) = started();
+        let (shared, peer, timers) = started();
         let (task, task_waker) = counter();
         assert!(
             shared
@@ -805,10 +855,7 @@ mod tests {
             .close(CloseCode::NORMAL, "bye", Instant::now());
         shared.drive_inline();
         assert!(
-            matches!(
-                sent.lock().expect("sent").as_slice(),
-                [Message::Close(Some(_))]
-            ),
+            matches!(peer.sent().as_slice(), [Message::Close(Some(_))]),
             "the close frame was sent inline"
         );
         assert_eq!(timers.load(Ordering::SeqCst), 1, "no timer made inline");
