@@ -254,8 +254,8 @@ impl MemoryStore {
     /// each request is handled in a boxed future of its own (its records and
     /// the send in progress live there while it runs), and the peer's
     /// identity is read from the connection's info instead of being copied
-    /// in. An idle connection's task is about 900 bytes smaller this way,
-    /// for one allocation per request.
+    /// in. An idle connection's task shrinks from about 920 bytes to about
+    /// 260 this way, for one allocation per request.
     pub async fn serve(self: Arc<Self>, connection: ServerConnection) {
         let id = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let (sender, mut receiver) = connection.split();

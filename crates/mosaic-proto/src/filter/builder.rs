@@ -164,10 +164,12 @@ impl FilterBuilder {
         // `len` is at most 65528, so it fits the 16-bit length.
         buf[..2].copy_from_slice(&(len as u16).to_le_bytes());
         let bytes: Bytes = buf.freeze();
-        debug_assert!(
-            super::validate(&bytes).is_ok(),
-            "builder wrote an invalid filter"
+        let filter = Filter::from_valid(bytes);
+        debug_assert_eq!(
+            super::validate(filter.as_bytes()).ok(),
+            Some(filter.first),
+            "builder wrote an invalid filter, or its elements were found apart"
         );
-        Ok(Filter::from_valid(bytes))
+        Ok(filter)
     }
 }

@@ -26,7 +26,8 @@ pub const MAX_FILTER_LEN: usize = 65528;
 pub const MAX_ELEMENT_LEN: usize = 255 * 8;
 
 /// A structurally valid filter, held as a slice of the bytes it was read from.
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// Two filters are equal when their bytes are.
+#[derive(Clone)]
 pub struct Filter {
     bytes: Bytes,
     /// Where the element that counts for each type starts (found once, as
@@ -34,6 +35,21 @@ pub struct Filter {
     first: FirstElements,
     /// Which slots of `first` hold an element, a bit each.
     present: u16,
+}
+
+/// A filter is its bytes: the index is found from them.
+impl PartialEq for Filter {
+    fn eq(&self, other: &Filter) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Filter {}
+
+impl std::hash::Hash for Filter {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bytes.hash(state);
+    }
 }
 
 /// The number of element types filter.md defines: 0x01..=0x05 and 0x80..=0x85.
@@ -102,7 +118,7 @@ impl Filter {
     }
 
     /// The elements that count (the first of each type), in type order.
-    fn first_elements(&self) -> impl Iterator<Item = FilterElement<'_>> {
+    pub(crate) fn first_elements(&self) -> impl Iterator<Item = FilterElement<'_>> {
         let mut present = self.present;
         std::iter::from_fn(move || {
             while present != 0 {
@@ -211,11 +227,13 @@ fn parse_element(ty: ElementType, data: &[u8]) -> Option<FilterElement<'_>> {
 
 /// Notes an element of type `ty` at `offset` if it is the first of its type.
 fn note_first(first: &mut FirstElements, ty: ElementType, offset: usize) {
-    if let Some(slot) = type_slot(ty)
+    // Offsets are below the 65528-byte limit of a filter, checked before
+    // any element is looked at.
+    debug_assert!(offset <= usize::from(u16::MAX));
+    if let (Some(slot), Ok(at)) = (type_slot(ty), u16::try_from(offset))
         && first[slot] == 0
     {
-        // Offsets are below the 65528-byte limit of a filter.
-        first[slot] = u16::try_from(offset).unwrap_or(0);
+        first[slot] = at;
     }
 }
 

@@ -401,3 +401,40 @@ fn builder_refuses_what_does_not_fit() {
         Err(crate::BuildError::FilterTooLong { .. })
     ));
 }
+
+/// The elements matching looks at are the first of each type in wire order,
+/// one per type present, for built and parsed filters alike: a type missed
+/// by the index would let records through that its element rejects.
+#[test]
+fn matching_looks_at_the_first_element_of_each_type_present() {
+    let (_, cases) = element_cases();
+    for a in &cases {
+        for b in &cases {
+            for c in &cases {
+                let built = c.1(b.1(a.1(Filter::builder()))).build().expect("fits");
+                let parsed = Filter::from_bytes(built.as_bytes().clone()).expect("valid");
+                let mut expected: Vec<FilterElement<'_>> = Vec::new();
+                for element in built.elements() {
+                    if !expected
+                        .iter()
+                        .any(|e| e.element_type() == element.element_type())
+                    {
+                        expected.push(element);
+                    }
+                }
+                expected.sort_by_key(|e| type_slot(e.element_type()));
+                let names = (a.0, b.0, c.0);
+                assert_eq!(
+                    built.first_elements().collect::<Vec<_>>(),
+                    expected,
+                    "{names:?}"
+                );
+                assert_eq!(
+                    parsed.first_elements().collect::<Vec<_>>(),
+                    expected,
+                    "{names:?}"
+                );
+            }
+        }
+    }
+}

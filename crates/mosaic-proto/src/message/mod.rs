@@ -133,9 +133,10 @@ fn need_exact(bytes: &[u8], ty: MessageType, expected: usize) -> Result<(), Deco
     Ok(())
 }
 
-/// The message's bytes from `start` on (a length already checked), taking
-/// the buffer over rather than slicing it: no reference count to raise for
-/// the slice and drop again for the whole, per message.
+/// The message's bytes from `start` on, taking the buffer over rather than
+/// slicing it: no reference count to raise for the slice and drop again for
+/// the whole, per message. Callers have checked the length; a shorter
+/// message would give an empty body, not a panic.
 fn body_from(mut bytes: Bytes, start: usize) -> Bytes {
     bytes.advance(start.min(bytes.len()));
     bytes
