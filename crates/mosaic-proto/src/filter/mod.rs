@@ -33,7 +33,9 @@ pub struct Filter {
     /// Where the element that counts for each type starts (found once, as
     /// the filter is read, so that matching a record goes straight to them).
     first: FirstElements,
-    /// Which slots of `first` hold an element, a bit each.
+    /// Which slots of `first` hold an element, a bit each: kept rather than
+    /// found from `first` for every record matched, which cost most of what
+    /// the index saves.
     present: u16,
 }
 
@@ -77,21 +79,6 @@ impl Filter {
     pub fn from_bytes(bytes: Bytes) -> Result<Filter, FilterError> {
         let first = validate(&bytes)?;
         Ok(Filter::with_first(bytes, first))
-    }
-
-    /// A filter of bytes known to be valid (the builder's): finds the first
-    /// element of each type.
-    fn from_valid(bytes: Bytes) -> Filter {
-        let mut first = [0; TYPES];
-        let mut offset = wire::HEADER_LEN;
-        while let Some(&[ty, words]) = bytes.get(offset..offset + 2) {
-            if words == 0 {
-                break;
-            }
-            note_first(&mut first, ElementType(ty), offset);
-            offset += usize::from(words) * 8;
-        }
-        Filter::with_first(bytes, first)
     }
 
     /// The filter of `bytes`, whose first elements are at `first`.
