@@ -716,9 +716,30 @@ mod tests {
         fn spawn(&self, _: Task) {}
     }
 
-    /// A client connection on a driver over a [`Recorder`] whose sink takes
-    /// everything, and [`Timers`]; the sink and the count of timers made.
-    fn started() -> (Arc<Shared<ClientSession>>, Arc<Peer>, Arc<AtomicUsize>) {
+    /// A client connection on a driver over a [`Recorder`] and [`Timers`],
+    /// whose driver task has run once (it armed the keepalive timer).
+    struct Started {
+        shared: Arc<Shared<ClientSession>>,
+        peer: Arc<Peer>,
+        timers: Arc<AtomicUsize>,
+        task: Arc<crate::shared::tests::Counter>,
+        task_waker: Waker,
+    }
+
+    impl Started {
+        /// Polls the driver task; it must wait.
+        fn run_task(&self) {
+            let mut cx = Context::from_waker(&self.task_waker);
+            assert!(self.shared.poll_driver_task(&mut cx).is_pending());
+        }
+
+        fn timers(&self) -> usize {
+            self.timers.load(Ordering::SeqCst)
+        }
+    }
+
+    /// [`Started`], with a sink that takes everything.
+    fn started() -> Started {
         let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
         let peer = Arc::new(Peer {
             sent: Mutex::new(Vec::new()),
@@ -735,7 +756,17 @@ mod tests {
             Box::new(()),
         );
         shared.install(Box::new(driver));
-        (shared, peer, timers)
+        let (task, task_waker) = counter();
+        let started = Started {
+            shared,
+            peer,
+            timers,
+            task,
+            task_waker,
+        };
+        started.run_task();
+        assert_eq!(started.timers(), 1, "the keepalive timer");
+        started
     }
 
     /// Queues a Query on the session.
@@ -757,28 +788,24 @@ mod tests {
     /// handle.
     #[test]
     fn the_close_timeout_starts_when_the_last_batch_goes_out_in_a_later_round() {
-        let (shared, peer, timers) = started();
-        let (_, task_waker) = counter();
-        let mut cx = Context::from_waker(&task_waker);
-        assert!(shared.poll_driver_task(&mut cx).is_pending());
-        assert_eq!(timers.load(Ordering::SeqCst), 1, "the keepalive timer");
+        let s = started();
         // Two queries in one batch; the sink takes the first only.
-        query(&shared);
-        query(&shared);
-        peer.ready_budget.store(1, Ordering::SeqCst);
-        assert!(shared.poll_driver_task(&mut cx).is_pending());
-        assert_eq!(peer.sent().len(), 1);
+        query(&s.shared);
+        query(&s.shared);
+        s.peer.ready_budget.store(1, Ordering::SeqCst);
+        s.run_task();
+        assert_eq!(s.peer.sent().len(), 1);
         // The transport fails; then the sink takes the rest, but the flush waits.
-        shared
+        s.shared
             .lock()
             .session
             .handle_transport_error("the connection ended");
-        peer.ready_budget.store(usize::MAX, Ordering::SeqCst);
-        peer.flushes.store(false, Ordering::SeqCst);
-        assert!(shared.poll_driver_task(&mut cx).is_pending());
-        assert_eq!(peer.sent().len(), 2, "the batch went out");
+        s.peer.ready_budget.store(usize::MAX, Ordering::SeqCst);
+        s.peer.flushes.store(false, Ordering::SeqCst);
+        s.run_task();
+        assert_eq!(s.peer.sent().len(), 2, "the batch went out");
         assert_eq!(
-            timers.load(Ordering::SeqCst),
+            s.timers(),
             2,
             "a timer for the close timeout, before the keepalive's"
         );
@@ -786,29 +813,20 @@ mod tests {
 
     #[test]
     fn a_round_that_sends_all_there_is_goes_idle_without_another_round() {
-        let (shared, peer, timers) = started();
-        let (_, task_waker) = counter();
-        let mut cx = Context::from_waker(&task_waker);
-        assert!(shared.poll_driver_task(&mut cx).is_pending());
-        query(&shared);
-        let before = peer.ready_polls.load(Ordering::SeqCst);
-        assert!(shared.poll_driver_task(&mut cx).is_pending());
-        assert_eq!(peer.sent().len(), 1, "the Query went");
+        let s = started();
+        query(&s.shared);
+        let before = s.peer.ready_polls.load(Ordering::SeqCst);
+        s.run_task();
+        assert_eq!(s.peer.sent().len(), 1, "the Query went");
         // Once to send the Query, once to find the queue empty; a second,
         // idle round would ask again.
-        assert_eq!(peer.ready_polls.load(Ordering::SeqCst) - before, 2);
-        assert_eq!(
-            timers.load(Ordering::SeqCst),
-            1,
-            "the keepalive timer, kept"
-        );
+        assert_eq!(s.peer.ready_polls.load(Ordering::SeqCst) - before, 2);
+        assert_eq!(s.timers(), 1, "the keepalive timer, kept");
     }
 
     #[test]
     fn tasks_running_the_driver_in_turn_do_not_wake_each_other_for_nothing() {
-        let (shared, _, _) = started();
-        let (_, task_waker) = counter();
-        let _ = shared.poll_driver_task(&mut Context::from_waker(&task_waker));
+        let Started { shared, .. } = started();
         // An event neither task takes: a server message of an unknown type,
         // which the client keeps as ignored.
         shared
@@ -838,34 +856,22 @@ mod tests {
 
     #[test]
     fn an_application_task_leaves_new_timers_to_the_driver_task() {
-        let (shared, peer, timers) = started();
-        let (task, task_waker) = counter();
-        assert!(
-            shared
-                .poll_driver_task(&mut Context::from_waker(&task_waker))
-                .is_pending()
-        );
-        assert_eq!(timers.load(Ordering::SeqCst), 1, "the keepalive timer");
-
+        let s = started();
         // The close frame goes out on an application task; the close timeout
         // it starts comes before the keepalive, so a new timer is needed.
-        shared
+        s.shared
             .lock()
             .session
             .close(CloseCode::NORMAL, "bye", Instant::now());
-        shared.drive_inline();
+        s.shared.drive_inline();
         assert!(
-            matches!(peer.sent().as_slice(), [Message::Close(Some(_))]),
+            matches!(s.peer.sent().as_slice(), [Message::Close(Some(_))]),
             "the close frame was sent inline"
         );
-        assert_eq!(timers.load(Ordering::SeqCst), 1, "no timer made inline");
-        assert_eq!(woken(&task), 1, "the driver task is asked to make it");
+        assert_eq!(s.timers(), 1, "no timer made inline");
+        assert_eq!(woken(&s.task), 1, "the driver task is asked to make it");
 
-        assert!(
-            shared
-                .poll_driver_task(&mut Context::from_waker(&task_waker))
-                .is_pending()
-        );
-        assert_eq!(timers.load(Ordering::SeqCst), 2, "made by the driver task");
+        s.run_task();
+        assert_eq!(s.timers(), 2, "made by the driver task");
     }
 }
