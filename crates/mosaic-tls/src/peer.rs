@@ -6,7 +6,7 @@ use ed25519_dalek::VerifyingKey;
 use rustls::CommonState;
 use rustls::pki_types::CertificateDer;
 
-use crate::cert::peer_key;
+use crate::cert::checked_peer_key;
 use crate::error::{PeerCertError, PeerIdentityError};
 use crate::human::encode_mopub;
 
@@ -53,7 +53,7 @@ impl PeerIdentity {
     ) -> Result<Self, PeerCertError> {
         match certificates.unwrap_or_default() {
             [] => Ok(Self::Anonymous),
-            [certificate] => Ok(Self::Authenticated(peer_key(certificate)?)),
+            [certificate] => Ok(Self::Authenticated(checked_peer_key(certificate)?)),
             many => Err(PeerCertError::ChainNotAllowed { count: many.len() }),
         }
     }

@@ -7,7 +7,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use crate::cert::{CertType, check_peer_certificate, peer_key};
+use crate::cert::{CertType, check_peer_certificate, checked_peer_key};
 use crate::error::{KeyError, PeerCertError};
 use crate::human::validate_public_key;
 use crate::provider::verify_ed25519;
@@ -45,7 +45,9 @@ fn verify_handshake_signature(
     if dss.scheme != SignatureScheme::ED25519 {
         return Err(PeerCertError::UnsupportedSignatureScheme(dss.scheme).into());
     }
-    let key = peer_key(certificate)?;
+    // The certificate is checked whole by verify_server_cert or
+    // verify_client_cert: a handshake passes only with both.
+    let key = checked_peer_key(certificate)?;
     if verify_ed25519(&key, message, dss.signature()) {
         Ok(HandshakeSignatureValid::assertion())
     } else {
