@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
-use rustls::client::AlwaysResolvesClientRawPublicKeys;
+use rustls::client::{AlwaysResolvesClientRawPublicKeys, Resumption};
 use rustls::server::{
     AlwaysResolvesServerRawPublicKeys, ClientHello, ResolvesServerCert, ServerConfig,
 };
@@ -263,6 +263,7 @@ pub struct ClientTlsBuilder {
     identity: Option<(Identity, CertType)>,
     server_cert_type: CertType,
     versions: TlsVersions,
+    resumption: Resumption,
 }
 
 impl ClientTlsBuilder {
@@ -288,6 +289,18 @@ impl ClientTlsBuilder {
         self
     }
 
+    /// Session resumption (default: rustls's, an in-memory cache of 256
+    /// sessions kept by the configuration). A resumed connection skips the
+    /// certificate and its signature and keeps the server certificate of the
+    /// handshake that made the session, which was checked then.
+    /// [`Resumption::disabled`] makes every connection a full handshake: each
+    /// proves the pinned key again, and no two connections can be linked by
+    /// a ticket.
+    pub fn resumption(mut self, resumption: Resumption) -> Self {
+        self.resumption = resumption;
+        self
+    }
+
     /// Builds the rustls configuration.
     pub fn build(self) -> Result<ClientTls, ConfigError> {
         let verifier = PinnedServerVerifier::new(self.pinned, self.server_cert_type)?;
@@ -309,6 +322,7 @@ impl ClientTlsBuilder {
             }
         };
         config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
+        config.resumption = self.resumption;
         // TLS 1.2 only with the extended master secret (RFC 7627), which binds
         // the session to its handshake; OpenSSL and GnuTLS both offer it.
         config.require_ems = true;
@@ -329,7 +343,8 @@ pub struct ClientTls {
 
 impl ClientTls {
     /// A builder pinning `server_key`, with the defaults: X.509 server
-    /// certificate, no client identity, TLS 1.2 and 1.3. The key is checked
+    /// certificate, no client identity, TLS 1.2 and 1.3, rustls's session
+    /// resumption. The key is checked
     /// by [`ClientTlsBuilder::build`].
     pub fn builder(server_key: VerifyingKey) -> ClientTlsBuilder {
         ClientTlsBuilder {
@@ -337,6 +352,7 @@ impl ClientTls {
             identity: None,
             server_cert_type: CertType::X509,
             versions: TlsVersions::default(),
+            resumption: Resumption::default(),
         }
     }
 

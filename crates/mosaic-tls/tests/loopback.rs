@@ -1007,6 +1007,35 @@ fn server_identity_is_the_pinned_key_and_agrees_with_from_connection() {
 }
 
 #[test]
+fn reconnections_resume_unless_resumption_is_disabled() {
+    use mosaic_tls::rustls::HandshakeKind;
+    use mosaic_tls::rustls::client::Resumption;
+    let pinned = server_identity().public_key();
+    let server = ServerTls::builder(server_identity()).build().unwrap();
+    for (resumption, again) in [
+        (None, HandshakeKind::Resumed),
+        (Some(Resumption::disabled()), HandshakeKind::Full),
+    ] {
+        let mut builder = ClientTls::builder(pinned);
+        if let Some(resumption) = resumption {
+            builder = builder.resumption(resumption);
+        }
+        let client = builder.build().unwrap();
+        let first = handshake_in_memory(client.config(), server.config());
+        assert_eq!(first.handshake_kind(), Some(HandshakeKind::Full));
+        let second = handshake_in_memory(client.config(), server.config());
+        assert_eq!(second.handshake_kind(), Some(again));
+        // A resumed connection keeps the certificate checked when the
+        // session was made, and with it the server's identity.
+        assert_eq!(
+            client.server_identity(&second),
+            Ok(PeerIdentity::Authenticated(pinned)),
+            "{again:?}"
+        );
+    }
+}
+
+#[test]
 fn server_identity_reads_the_certificate_when_it_carries_another_key() {
     // A connection made with another configuration (pinning the server's
     // real key) is judged by its certificate, not by this one's pin.
