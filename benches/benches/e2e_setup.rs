@@ -2,6 +2,12 @@
 //! stack without the Mosaic rules, on tokio and async-std; and beside them,
 //! bare rustls TLS 1.3 ed25519 handshakes per second in memory.
 //!
+//! Each is measured twice: with full handshakes (the clients resume no
+//! session, so every connection carries the ed25519 certificate and its
+//! signature, and the client checks both), and with the clients resuming the
+//! sessions of earlier connections (rustls's default, and what a client
+//! reconnecting to its server does: no certificate, no signature).
+//!
 //! A full connection: TCP connect, TLS 1.3 handshake (ed25519 certificate,
 //! the client pinning the server's key), the WebSocket upgrade (Mosaic: the
 //! `mosaic2024` subprotocol and extension header rules on both sides, then the
@@ -44,7 +50,17 @@ fn main() {
         rounds,
         per_round,
     });
-    bare_rustls(&fixture, if quick { 500 } else { 3000 });
+    let n = if quick { 500 } else { 3000 };
+    bare_rustls(&fixture.without_resumption(), n, "full handshakes");
+    bare_rustls(&fixture, n, "resumed");
+}
+
+/// The two kinds of handshake measured, and the fixture that makes each.
+fn handshake_kinds(fixture: &Fixture) -> [(&'static str, Fixture); 2] {
+    [
+        ("full handshakes", fixture.without_resumption()),
+        ("resumed", fixture.clone()),
+    ]
 }
 
 struct Setup {
@@ -55,11 +71,13 @@ struct Setup {
 
 impl RunOn for Setup {
     fn run<R: Rt>(&mut self, rt: R) {
-        run(rt, self.fixture.clone(), self.rounds, self.per_round);
+        for (kind, fixture) in handshake_kinds(&self.fixture) {
+            run(rt.clone(), fixture, kind, self.rounds, self.per_round);
+        }
     }
 }
 
-fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, per_round: usize) {
+fn run<R: Rt>(rt: R, fixture: Fixture, kind: &'static str, rounds: usize, per_round: usize) {
     let rt2 = rt.clone();
     rt.block_on(async move {
         let rt = rt2;
@@ -110,7 +128,7 @@ fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, per_round: usize) {
             paired.push(per_round as f64 / ours, per_round as f64 / base);
         }
         println!(
-            "{} connections/s: {}",
+            "{} connections/s, {kind}: {}",
             rt.name(),
             paired.line("conn/s", 1.0)
         );
@@ -163,13 +181,14 @@ async fn raw_round<R: Rt>(
 }
 
 /// Bare rustls: client and server connections with the same configurations,
-/// handshaking in memory on one thread; prints handshakes per second.
-fn bare_rustls(fixture: &Fixture, n: usize) {
+/// handshaking in memory on one thread; prints handshakes per second and how
+/// many of them were resumed.
+fn bare_rustls(fixture: &Fixture, n: usize, kind: &str) {
     let client_config = fixture.client_config();
     let server_config = fixture.server_config();
     let name =
         rustls::pki_types::ServerName::IpAddress(std::net::IpAddr::from([127, 0, 0, 1]).into());
-    let mut samples = Vec::new();
+    let (mut samples, mut resumed) = (Vec::new(), 0);
     for _ in 0..5 {
         let start = Instant::now();
         for _ in 0..n / 5 {
@@ -193,12 +212,14 @@ fn bare_rustls(fixture: &Fixture, n: usize) {
                 }
                 client.process_new_packets().expect("client handshake");
             }
+            resumed += usize::from(client.handshake_kind() == Some(rustls::HandshakeKind::Resumed));
         }
         samples.push((n / 5) as f64 / start.elapsed().as_secs_f64());
     }
     let (lo, hi) = range(&samples);
     println!(
-        "bare rustls TLS 1.3 ed25519 handshakes/s (client and server on one thread, in memory): {:.0} [{:.0}..{:.0}]",
+        "bare rustls TLS 1.3 ed25519 handshakes/s, {kind} (client and server on one thread, in memory; {resumed} of {} resumed): {:.0} [{:.0}..{:.0}]",
+        n / 5 * 5,
         median(&samples),
         lo,
         hi

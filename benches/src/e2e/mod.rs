@@ -86,6 +86,20 @@ impl Fixture {
         }
     }
 
+    /// The same configurations, but the clients resume no sessions: every
+    /// connection is a full handshake (certificate, signature, key checks).
+    pub fn without_resumption(&self) -> Fixture {
+        let client_tls = ClientTls::builder(*self.client_tls.pinned_key())
+            .versions(TlsVersions::Tls13Only)
+            .resumption(rustls::client::Resumption::disabled())
+            .build()
+            .expect("client tls");
+        Fixture {
+            server_tls: self.server_tls.clone(),
+            client_tls,
+        }
+    }
+
     /// The rustls server configuration (what Mosaic's server picks for these clients).
     pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
         self.server_tls.config()
