@@ -139,9 +139,9 @@ pub(crate) fn peer_key(certificate: &CertificateDer<'_>) -> Result<VerifyingKey,
 
 /// The key of a peer certificate that a verifier of this crate checks in the
 /// same handshake, as [`peer_key`] reads it, but an X.509 certificate's key
-/// is found by walking its DER (the verifier parses the whole certificate
-/// and checks it; parsing it again for its key cost about 17,000
-/// instructions per handshake). The key is checked as [`peer_key`] checks it.
+/// is found by walking its DER (see [`x509_spki`]; parsing the certificate
+/// again for its key cost about 17,000 instructions per handshake). The key
+/// is checked as [`peer_key`] checks it.
 pub(crate) fn checked_peer_key(
     certificate: &CertificateDer<'_>,
 ) -> Result<VerifyingKey, PeerCertError> {
@@ -153,27 +153,33 @@ pub(crate) fn checked_peer_key(
 
 /// The key bytes a peer certificate carries, read without the curve
 /// arithmetic of [`peer_key`]'s checks: for comparing with a key already
-/// known to be valid.
+/// known to be valid. `None` when the certificate is not in the form the
+/// walk reads.
 pub(crate) fn peer_key_bytes(certificate: &CertificateDer<'_>) -> Option<[u8; 32]> {
-    if certificate.len() == ED25519_SPKI_LEN {
-        return certificate
-            .strip_prefix(&ED25519_SPKI_PREFIX[..])
-            .and_then(|key| key.try_into().ok());
-    }
-    x509_spki(certificate)?
-        .strip_prefix(&ED25519_SPKI_PREFIX[..])?
-        .try_into()
-        .ok()
+    let spki = if certificate.len() == ED25519_SPKI_LEN {
+        certificate
+    } else {
+        x509_spki(certificate)?
+    };
+    ed25519_spki_key(spki).copied()
+}
+
+/// The 32 key bytes of an ed25519 SubjectPublicKeyInfo in its one DER form.
+fn ed25519_spki_key(spki: &[u8]) -> Option<&[u8; 32]> {
+    spki.strip_prefix(&ED25519_SPKI_PREFIX[..])?.try_into().ok()
 }
 
 /// The SubjectPublicKeyInfo of an X.509 certificate, found by walking the DER
 /// to it (RFC 5280 4.1: the TBSCertificate's optional version, then serial
-/// number, signature algorithm, issuer, validity and subject). Nothing around
-/// it is parsed or checked: this is for certificates a verifier accepted,
-/// where a full parse per connection (names, extensions, every OID formatted
-/// as a string) cost about 17,000 instructions of each client's set-up.
+/// number, signature algorithm, issuer, validity and subject). Nothing else
+/// is parsed or checked. Every element must carry exactly its DER tag, so
+/// that the walk reads the elements a full parser reads: x509-parser also
+/// takes any context tag [0] for the version and multi-byte tag forms, and a
+/// certificate using them could put a second key where this walk, counting
+/// fields, would find it. Such a certificate gets `None` (and the full path).
 fn x509_spki(der: &[u8]) -> Option<&[u8]> {
     const SEQUENCE: u8 = 0x30;
+    const INTEGER: u8 = 0x02;
     const VERSION: u8 = 0xa0;
     let (SEQUENCE, certificate, _) = der_element(der)? else {
         return None;
@@ -184,8 +190,13 @@ fn x509_spki(der: &[u8]) -> Option<&[u8]> {
     if fields.first() == Some(&VERSION) {
         fields = der_element(fields)?.2;
     }
-    for _ in 0..5 {
-        fields = der_element(fields)?.2;
+    // Serial number, signature algorithm, issuer, validity, subject.
+    for tag in [INTEGER, SEQUENCE, SEQUENCE, SEQUENCE, SEQUENCE] {
+        let (found, _, rest) = der_element(fields)?;
+        if found != tag {
+            return None;
+        }
+        fields = rest;
     }
     let (SEQUENCE, _, after) = der_element(fields)? else {
         return None;
@@ -217,9 +228,7 @@ fn der_element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 fn raw_public_key(spki: &[u8]) -> Result<VerifyingKey, PeerCertError> {
-    if let Some(key) = spki.strip_prefix(&ED25519_SPKI_PREFIX[..])
-        && let Ok(bytes) = <&[u8; 32]>::try_from(key)
-    {
+    if let Some(bytes) = ed25519_spki_key(spki) {
         return validate_public_key(bytes).map_err(PeerCertError::InvalidKey);
     }
     // Not the one ed25519 form: name what it is, if it is an SPKI at all.
@@ -405,6 +414,87 @@ mod tests {
         assert_eq!(checked_peer_key(&cert).unwrap(), key);
     }
 
+    /// A DER element of `tag` around `content`.
+    fn tlv(tag: &[u8], content: &[u8]) -> Vec<u8> {
+        let mut out = tag.to_vec();
+        push_der_length(&mut out, content.len());
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A certificate around these TBSCertificate fields, with the ed25519
+    /// algorithm and shell that [`x509_key`] requires (the signature is not
+    /// checked by [`peer_key`]).
+    fn certificate_of(fields: &[Vec<u8>]) -> CertificateDer<'static> {
+        let tbs = tlv(&[0x30], &fields.concat());
+        der_certificate_shell(&tbs, &[0x11; 64]).into()
+    }
+
+    /// Two ed25519 SubjectPublicKeyInfos: (the one the walk must not take,
+    /// the certificate's).
+    fn two_spkis() -> (Vec<u8>, Vec<u8>, VerifyingKey) {
+        let decoy = ed25519_dalek::SigningKey::from_bytes(&[6; 32]).verifying_key();
+        let real = ed25519_dalek::SigningKey::from_bytes(&[7; 32]).verifying_key();
+        (ed25519_spki(&decoy), ed25519_spki(&real), real)
+    }
+
+    fn plain_fields() -> [Vec<u8>; 4] {
+        let serial = tlv(&[0x02], &[1]);
+        let algorithm = vec![0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
+        let name = tlv(&[0x30], &[]);
+        let validity = tlv(
+            &[0x30],
+            &[
+                tlv(&[0x17], b"250101000000Z"),
+                tlv(&[0x17], b"300101000000Z"),
+            ]
+            .concat(),
+        );
+        [serial, algorithm, name, validity]
+    }
+
+    #[test]
+    fn the_walk_reads_the_key_a_loosely_tagged_certificate_carries() {
+        let (decoy, real, key) = two_spkis();
+        let [serial, algorithm, name, validity] = plain_fields();
+        // The control: a version [0] as DER has it, then the fields.
+        let version = tlv(&[0xa0], &tlv(&[0x02], &[2]));
+        let plain = certificate_of(&[
+            version,
+            serial.clone(),
+            algorithm.clone(),
+            name.clone(),
+            validity.clone(),
+            name.clone(),
+            real.clone(),
+        ]);
+        assert_eq!(peer_key(&plain).unwrap(), key);
+        assert_eq!(checked_peer_key(&plain).unwrap(), key);
+        assert_eq!(peer_key_bytes(&plain), Some(*key.as_bytes()));
+        // The version under a primitive context tag [0] (x509-parser takes
+        // it): a walk counting fields would take the subject, here shaped
+        // as an ed25519 SPKI, for the key.
+        let version = tlv(&[0x80], &tlv(&[0x02], &[2]));
+        let loose = certificate_of(&[
+            version,
+            serial.clone(),
+            algorithm.clone(),
+            name.clone(),
+            validity.clone(),
+            decoy,
+            real.clone(),
+        ]);
+        assert_eq!(peer_key(&loose).unwrap(), key);
+        assert_eq!(peer_key_bytes(&loose), None);
+        assert_eq!(checked_peer_key(&loose).unwrap(), key);
+        // The issuer under the multi-byte form of the SEQUENCE tag.
+        let issuer = tlv(&[0x3f, 0x10], &[]);
+        let version = tlv(&[0xa0], &tlv(&[0x02], &[2]));
+        let high = certificate_of(&[version, serial, algorithm, issuer, validity, name, real]);
+        assert_eq!(peer_key_bytes(&high), None);
+        assert_eq!(checked_peer_key(&high).ok(), peer_key(&high).ok());
+    }
+
     #[test]
     fn der_elements_have_definite_lengths_of_at_most_four_bytes() {
         let long = [[0x04, 0x81, 0x80].as_slice(), &[7; 0x80], &[9]].concat();
@@ -567,8 +657,13 @@ mod tests {
             if let (Some(walked), Some(parsed)) = (peer_key_bytes(&der), parsed_key_bytes(&der)) {
                 prop_assert_eq!(walked, parsed);
             }
-            if let (Ok(walked), Ok(parsed)) = (checked_peer_key(&der), peer_key(&der)) {
-                prop_assert_eq!(walked, parsed);
+            // Whatever the full path reads, the walk reads too (or leaves
+            // to the full path); and a key the walk reads is checked.
+            if let Ok(full) = peer_key(&der) {
+                prop_assert_eq!(checked_peer_key(&der).ok(), Some(full));
+            }
+            if let Some(walked) = peer_key_bytes(&der) {
+                prop_assert_eq!(checked_peer_key(&der).ok(), validate_public_key(&walked).ok());
             }
         }
 

@@ -289,8 +289,9 @@ impl ClientTlsBuilder {
         self
     }
 
-    /// Session resumption (default: rustls's, an in-memory cache of 256
-    /// sessions kept by the configuration). A resumed connection skips the
+    /// Session resumption (default: rustls's `Resumption::default()`, an
+    /// in-memory cache of sessions with up to 256 servers, kept by the
+    /// configuration). A resumed connection skips the
     /// certificate and its signature and keeps the server certificate of the
     /// handshake that made the session, which was checked then.
     /// [`Resumption::disabled`] makes every connection a full handshake: each

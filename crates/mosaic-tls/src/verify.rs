@@ -25,9 +25,6 @@ pub enum ClientAuth {
     Required,
 }
 
-/// Checks a handshake signature (TLS 1.2 ServerKeyExchange or
-/// CertificateVerify, TLS 1.3 CertificateVerify) against the key of a
-/// certificate a verifier already accepted.
 /// Raw public keys are TLS 1.3 only, even in a configuration built outside
 /// this crate that would let rustls carry them over TLS 1.2.
 fn tls12_allows(cert_type: CertType) -> Result<(), rustls::Error> {
@@ -37,6 +34,11 @@ fn tls12_allows(cert_type: CertType) -> Result<(), rustls::Error> {
     }
 }
 
+/// Checks a handshake signature (TLS 1.2 ServerKeyExchange or
+/// CertificateVerify, TLS 1.3 CertificateVerify) against the key of a
+/// certificate a verifier already accepted: rustls calls `verify_server_cert`
+/// or `verify_client_cert` on the same certificate first, in every version
+/// and on both sides, and fails the handshake if it fails.
 fn verify_handshake_signature(
     message: &[u8],
     certificate: &CertificateDer<'_>,
@@ -45,8 +47,7 @@ fn verify_handshake_signature(
     if dss.scheme != SignatureScheme::ED25519 {
         return Err(PeerCertError::UnsupportedSignatureScheme(dss.scheme).into());
     }
-    // The certificate is checked whole by verify_server_cert or
-    // verify_client_cert: a handshake passes only with both.
+    // Read the way the verifier's full parse reads it (see checked_peer_key).
     let key = checked_peer_key(certificate)?;
     if verify_ed25519(&key, message, dss.signature()) {
         Ok(HandshakeSignatureValid::assertion())
