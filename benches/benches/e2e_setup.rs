@@ -50,9 +50,9 @@ fn main() {
         rounds,
         per_round,
     });
-    let n = if quick { 500 } else { 3000 };
-    bare_rustls(&fixture.without_resumption(), n, "full handshakes");
-    bare_rustls(&fixture, n, "resumed");
+    for (kind, fixture) in handshake_kinds(&fixture) {
+        bare_rustls(&fixture, if quick { 500 } else { 3000 }, kind);
+    }
 }
 
 /// The two kinds of handshake measured, and the fixture that makes each.

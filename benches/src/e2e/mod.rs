@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mosaic_proto::{Filter, Kind, Record, RecordFlags, RecordParts, Timestamp};
+use mosaic_tls::ed25519_dalek::VerifyingKey;
 use mosaic_tls::rustls;
-use mosaic_tls::{ClientTls, Identity, ServerTls, TlsVersions};
+use mosaic_tls::{ClientTls, ClientTlsBuilder, Identity, ServerTls, TlsVersions};
 use mosaic_ws::{ClientOptions, Limits, ServerOptions};
 
 /// The kind every bench record has.
@@ -76,10 +77,7 @@ impl Fixture {
             .versions(TlsVersions::Tls13Only)
             .build()
             .expect("server tls");
-        let client_tls = ClientTls::builder(key)
-            .versions(TlsVersions::Tls13Only)
-            .build()
-            .expect("client tls");
+        let client_tls = client_builder(key).build().expect("client tls");
         Fixture {
             server_tls,
             client_tls,
@@ -89,8 +87,7 @@ impl Fixture {
     /// The same configurations, but the clients resume no sessions: every
     /// connection is a full handshake (certificate, signature, key checks).
     pub fn without_resumption(&self) -> Fixture {
-        let client_tls = ClientTls::builder(*self.client_tls.pinned_key())
-            .versions(TlsVersions::Tls13Only)
+        let client_tls = client_builder(*self.client_tls.pinned_key())
             .resumption(rustls::client::Resumption::disabled())
             .build()
             .expect("client tls");
@@ -127,6 +124,11 @@ impl Fixture {
         options.session.keepalive = None;
         options
     }
+}
+
+/// The bench clients' TLS policy, pinning `key`: TLS 1.3 only.
+fn client_builder(key: VerifyingKey) -> ClientTlsBuilder {
+    ClientTls::builder(key).versions(TlsVersions::Tls13Only)
 }
 
 impl Default for Fixture {
