@@ -17,6 +17,11 @@ pub(crate) struct Inner<S> {
     /// The driver task, woken when the application queues something or frees
     /// room for input.
     driver: Option<Waker>,
+    /// The driver task has been woken and has not yet begun its next poll:
+    /// another wake-up would only tell it again. A server sending one record
+    /// to many subscribers queues many records per driver run, and each
+    /// wake-up of a tokio task costs atomic operations on its state.
+    driver_woken: bool,
     /// Application tasks waiting for events.
     event_waiters: Waiters,
     /// Application tasks waiting for room in the outbound queue.
@@ -62,16 +67,22 @@ impl Waiters {
 }
 
 impl<S: Session> Inner<S> {
+    /// Notes the driver task's waker as its poll begins.
     pub(crate) fn set_driver(&mut self, waker: &Waker) {
+        self.driver_woken = false;
         match &self.driver {
             Some(w) if w.will_wake(waker) => {}
             _ => self.driver = Some(waker.clone()),
         }
     }
 
+    /// Wakes the driver task, unless it was woken since its last poll began.
     pub(crate) fn wake_driver(&mut self) {
-        if let Some(w) = &self.driver {
+        if let Some(w) = &self.driver
+            && !self.driver_woken
+        {
             w.wake_by_ref();
+            self.driver_woken = true;
         }
     }
 
@@ -131,6 +142,7 @@ impl<S: Session> Shared<S> {
             inner: Mutex::new(Inner {
                 session,
                 driver: None,
+                driver_woken: false,
                 event_waiters: Waiters::default(),
                 space_waiters: Waiters::default(),
                 input_blocked: false,
@@ -475,6 +487,30 @@ pub(crate) mod tests {
 
     fn no_event(_: &mut ClientSession) -> Option<()> {
         None
+    }
+
+    #[test]
+    fn the_driver_task_is_woken_once_until_its_next_poll() {
+        let t = Started::new();
+        let queue = || t.shared.call(|_, _| Ok::<_, SessionError>(())).unwrap();
+        queue();
+        queue();
+        Waker::from(t.shared.clone()).wake_by_ref();
+        queue();
+        assert_eq!(woken(&t.task), 1, "one wake-up until it is polled");
+        // Once its poll has begun, the next call wakes it again, even if
+        // that poll could not run the driver (an application task held it).
+        let engine = lock_engine(&t.shared.engine);
+        assert!(t.poll_task().is_pending());
+        queue();
+        assert_eq!(woken(&t.task), 2);
+        drop(engine);
+        t.shared.wake_missed_driver();
+        assert_eq!(woken(&t.task), 2, "already woken: not again");
+        assert!(t.poll_task().is_pending());
+        assert_eq!(t.runs(), (2, 0));
+        queue();
+        assert_eq!(woken(&t.task), 3);
     }
 
     #[test]
