@@ -489,8 +489,8 @@ fn our_tokio_client_against_python_server() {
     std::thread::sleep(Duration::from_millis(2500));
 
     // The Python validator on records signed by our crate: a tampered one
-    // is refused, FROM_AUTHOR needs authentication the Python server never
-    // asks for, a duplicate is reported.
+    // is refused, FROM_AUTHOR needs authentication (this server asks for no
+    // client certificate), a duplicate is reported.
     let good = note(&author, "checked by python", record_now());
     let mut bytes = good.as_bytes().to_vec();
     bytes[208] ^= 0x01; // first payload byte (no tags): the hash no longer matches
@@ -592,6 +592,80 @@ fn our_tokio_client_against_python_server() {
     drop(client);
     let summary = server.stop();
     assert!(summary.contains("TLS versions ['TLSv1.2']"), "{summary}");
+}
+
+#[test]
+#[ignore = "needs python3 with websockets, blake3 and cryptography (.ci/run installs them)"]
+fn our_client_certificate_against_python_server() {
+    require_python();
+    // server.py trusts exactly our client's self-signed certificate (Python's
+    // ssl module verifies client certificates against a trust store).
+    let identity = Identity::generate().expect("rng");
+    let ca = std::env::temp_dir().join(format!(
+        "mosaic-python-client-ca-{}.der",
+        std::process::id()
+    ));
+    std::fs::write(&ca, identity.certificate().expect("certificate")).expect("write");
+    let server = PythonServer::start(&["--client-ca-der", ca.to_str().expect("utf-8 path")]);
+    let builder = || ClientTls::builder_from_mopub(&server.mopub).expect("mopub");
+    let from_author = |author: &Identity| {
+        note_with(
+            author,
+            "from the author only",
+            record_now(),
+            script::demo_kind(),
+            RecordFlags::FROM_AUTHOR,
+            &[],
+        )
+    };
+
+    // With the certificate: authenticated as its key, so its own
+    // FROM_AUTHOR records are taken and another author's are not.
+    let tls = builder()
+        .identity(identity.clone(), mosaic_tls::CertType::X509)
+        .build()
+        .expect("tls");
+    let client =
+        connect(&server.url, &ClientOptions::new(tls)).expect("connects with a certificate");
+    let submit = |record| OnTokio.block_on(client.submit(record)).expect("answered");
+    assert_eq!(submit(from_author(&identity)), SubmissionResultCode::Ok);
+    let other = Identity::generate().expect("rng");
+    assert_eq!(
+        submit(from_author(&other)),
+        SubmissionResultCode::RejectedRequiresAuthz
+    );
+    client.close(mosaic_proto::CloseCode::NORMAL, "done");
+    let closed = OnTokio.block_on(client.closed());
+    assert_eq!(closed.code, mosaic_proto::CloseCode::NORMAL, "{closed}");
+
+    // Without one the client is anonymous (the certificate is optional).
+    let client = connect(
+        &server.url,
+        &ClientOptions::new(builder().build().expect("tls")),
+    )
+    .expect("connects without a certificate");
+    let code = OnTokio
+        .block_on(client.submit(from_author(&identity)))
+        .expect("answered");
+    assert_eq!(code, SubmissionResultCode::RejectedRequiresAuthn);
+    drop(client);
+
+    // A certificate the server does not trust ends the connection. In TLS 1.3
+    // the server judges the client's certificate after the client has
+    // finished its handshake, so the refusal shows on the upgrade.
+    let untrusted = builder()
+        .identity(other, mosaic_tls::CertType::X509)
+        .build()
+        .expect("tls");
+    let refused = connect(&server.url, &ClientOptions::new(untrusted));
+    let _ = std::fs::remove_file(&ca);
+    let error = refused.expect_err("server.py trusts only the one certificate");
+    eprintln!("untrusted certificate: {error}");
+
+    let summary = server.stop();
+    assert!(summary.contains("stored 1 records"), "{summary}");
+    assert!(summary.contains("served 2 connections"), "{summary}");
+    assert!(summary.contains("authenticated clients 1,"), "{summary}");
 }
 
 #[test]

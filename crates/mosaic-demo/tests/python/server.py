@@ -3,6 +3,7 @@
 of our clients against a server we did not write.
 
     server.py [--extensions NAMES] [--service-url URL] [--lifetime SECONDS]
+              [--tls12-only] [--client-ca-der PATH]
 
 Listens on 127.0.0.1 on a free port over TLS (a fresh self-signed ed25519
 certificate made with `cryptography`), accepts only subprotocol mosaic2024,
@@ -10,13 +11,18 @@ answers X-Mosaic-Extensions with the requested names it supports, in the
 client's order (`-` when none), and serves an in-memory store: Submission
 (full record validation with mosaic.py, Submission Result), Get, Query
 (newest first, LIMIT), Subscribe (stored records, Locally Complete, then
-live records) and Unsubscribe. Clients are not asked for certificates, so
-every client is anonymous.
+live records) and Unsubscribe. Without --client-ca-der clients are not asked
+for certificates, so every client is anonymous. With it, clients are asked
+for one (optional), and the DER certificate in PATH is the only one trusted
+(Python's ssl module verifies against a trust store, with no callback): a
+client presenting it is authenticated with its ed25519 key, and may submit
+FROM_AUTHOR records of that author.
 
 When listening it prints one line, `MOPUB0KEY PORT`, to stdout. It stops by
 itself after --lifetime seconds (default 120) or when its standard input
 closes, and then prints `stored N records, served M connections, TLS
-versions [...], pings answered on K` (K: connections whose client answered
+versions [...], authenticated clients A, pings answered on K` (A:
+connections with a client certificate; K: connections whose client answered
 one of the keepalive pings sent every 0.2 s).
 """
 
@@ -77,12 +83,13 @@ class Store:
         self.subscribers = {}
         self.connections = 0
         self.tls_versions = set()
+        self.authenticated = 0
         self.ponged = 0
 
     def newest_first(self, elements, limit):
         matching = [
             (r, at) for r, at in self.records.values()
-            if mosaic.kind_read_access(r.kind) == mosaic.EVERYBODY  # every client is anonymous
+            if mosaic.kind_read_access(r.kind) == mosaic.EVERYBODY  # public records only
             and mosaic.filter_matches(elements, r, at)
         ]
         matching.sort(key=lambda pair: (pair[0].timestamp, pair[0].id), reverse=True)
@@ -100,8 +107,9 @@ class Store:
         out.sort(key=lambda r: (r.timestamp, r.id), reverse=True)
         return out
 
-    async def submit(self, data):
-        """The Submission Result code for record bytes `data`."""
+    async def submit(self, data, peer_key):
+        """The Submission Result code for record bytes `data` from a client
+        authenticated with `peer_key` (None: anonymous)."""
         try:
             record = mosaic.Record(data)
         except ValueError:
@@ -109,7 +117,10 @@ class Store:
         if record.structure_error() is not None or mosaic.validation_failure(data) is not None:
             return mosaic.REJECTED_INVALID
         if record.flags & mosaic.FLAG_FROM_AUTHOR:
-            return mosaic.REJECTED_REQUIRES_AUTHN  # no client is authenticated here
+            if peer_key is None:
+                return mosaic.REJECTED_REQUIRES_AUTHN
+            if peer_key != record.author_key:
+                return mosaic.REJECTED_REQUIRES_AUTHZ
         if record.id in self.records:
             return mosaic.DUPLICATE
         received_at = mosaic.timestamp_from_unix_ns(time.time_ns())
@@ -145,8 +156,9 @@ class Store:
 class Protocol:
     """One connection's Mosaic server side."""
 
-    def __init__(self, store, ws):
+    def __init__(self, store, ws, peer_key):
         self.store = store
+        self.peer_key = peer_key  # the client's ed25519 key, or None
         store.connections += 1
         self.id = store.connections
         self.ws = ws
@@ -185,7 +197,7 @@ class Protocol:
             if len(record) < 112:
                 await self.close(CloseCode.PROTOCOL_ERROR, "a Submission too short for an ID")
                 return False
-            code = await self.store.submit(record)
+            code = await self.store.submit(record, self.peer_key)
             await send(mosaic.encode_submission_result(code, record[64:96]))
         elif message.type == mosaic.GET:
             for record in self.store.get(message.references):
@@ -244,6 +256,10 @@ async def main_async(args, stop):
         if args.tls12_only:
             context.maximum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(cert_path, key_path)
+    if args.client_ca_der:
+        with open(args.client_ca_der, "rb") as f:
+            context.load_verify_locations(cadata=f.read())
+        context.verify_mode = ssl.CERT_OPTIONAL
 
     def process_response(connection, request, response):
         requested = requested_extensions(request)
@@ -258,9 +274,14 @@ async def main_async(args, stop):
         peer = ws.remote_address
         tls = ws.transport.get_extra_info("ssl_object")
         store.tls_versions.add(tls.version())
+        der = tls.getpeercert(binary_form=True)
+        peer_key = tlskeys.certificate_key(der) if der else None
+        if peer_key is not None:
+            store.authenticated += 1
         log(f"connection from {peer}: {tls.version()}, subprotocol {ws.subprotocol}, "
-            f"{EXTENSIONS_HEADER} {ws.response.headers.get(EXTENSIONS_HEADER)}")
-        await Protocol(store, ws).run()
+            f"{EXTENSIONS_HEADER} {ws.response.headers.get(EXTENSIONS_HEADER)}, client "
+            f"{mosaic.encode_mopub(peer_key) if peer_key else 'anonymous'}")
+        await Protocol(store, ws, peer_key).run()
         if ws.latency > 0:  # set when a pong answered one of our pings
             store.ponged += 1
 
@@ -287,7 +308,8 @@ async def main_async(args, stop):
         except asyncio.TimeoutError:
             log(f"lifetime of {args.lifetime} s over: stopping")
     print(f"stored {len(store.records)} records, served {store.connections} connections, "
-          f"TLS versions {sorted(store.tls_versions)}, pings answered on {store.ponged}", flush=True)
+          f"TLS versions {sorted(store.tls_versions)}, authenticated clients {store.authenticated}, "
+          f"pings answered on {store.ponged}", flush=True)
 
 
 def main():
@@ -296,6 +318,8 @@ def main():
     parser.add_argument("--service-url")
     parser.add_argument("--lifetime", type=float, default=120.0)
     parser.add_argument("--tls12-only", action="store_true", help="refuse TLS 1.3")
+    parser.add_argument("--client-ca-der",
+                        help="ask clients for a certificate; trust only this DER one")
     args = parser.parse_args()
 
     loop = asyncio.new_event_loop()
