@@ -438,10 +438,16 @@ mod tests {
         (ed25519_spki(&decoy), ed25519_spki(&real), real)
     }
 
-    fn plain_fields() -> [Vec<u8>; 4] {
+    /// A certificate whose TBSCertificate has this version element, issuer,
+    /// subject and SPKI around a fixed serial, algorithm and validity.
+    fn certificate_with(
+        version: &[u8],
+        issuer: &[u8],
+        subject: &[u8],
+        spki: &[u8],
+    ) -> CertificateDer<'static> {
         let serial = tlv(&[0x02], &[1]);
         let algorithm = vec![0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70];
-        let name = tlv(&[0x30], &[]);
         let validity = tlv(
             &[0x30],
             &[
@@ -450,47 +456,37 @@ mod tests {
             ]
             .concat(),
         );
-        [serial, algorithm, name, validity]
+        certificate_of(&[
+            version.to_vec(),
+            serial,
+            algorithm,
+            issuer.to_vec(),
+            validity,
+            subject.to_vec(),
+            spki.to_vec(),
+        ])
     }
 
     #[test]
     fn the_walk_reads_the_key_a_loosely_tagged_certificate_carries() {
         let (decoy, real, key) = two_spkis();
-        let [serial, algorithm, name, validity] = plain_fields();
-        // The control: a version [0] as DER has it, then the fields.
+        let name = tlv(&[0x30], &[]);
         let version = tlv(&[0xa0], &tlv(&[0x02], &[2]));
-        let plain = certificate_of(&[
-            version,
-            serial.clone(),
-            algorithm.clone(),
-            name.clone(),
-            validity.clone(),
-            name.clone(),
-            real.clone(),
-        ]);
+        // The control: a version [0] as DER has it, then the fields.
+        let plain = certificate_with(&version, &name, &name, &real);
         assert_eq!(peer_key(&plain).unwrap(), key);
         assert_eq!(checked_peer_key(&plain).unwrap(), key);
         assert_eq!(peer_key_bytes(&plain), Some(*key.as_bytes()));
         // The version under a primitive context tag [0] (x509-parser takes
         // it): a walk counting fields would take the subject, here shaped
         // as an ed25519 SPKI, for the key.
-        let version = tlv(&[0x80], &tlv(&[0x02], &[2]));
-        let loose = certificate_of(&[
-            version,
-            serial.clone(),
-            algorithm.clone(),
-            name.clone(),
-            validity.clone(),
-            decoy,
-            real.clone(),
-        ]);
+        let primitive_version = tlv(&[0x80], &tlv(&[0x02], &[2]));
+        let loose = certificate_with(&primitive_version, &name, &decoy, &real);
         assert_eq!(peer_key(&loose).unwrap(), key);
         assert_eq!(peer_key_bytes(&loose), None);
         assert_eq!(checked_peer_key(&loose).unwrap(), key);
         // The issuer under the multi-byte form of the SEQUENCE tag.
-        let issuer = tlv(&[0x3f, 0x10], &[]);
-        let version = tlv(&[0xa0], &tlv(&[0x02], &[2]));
-        let high = certificate_of(&[version, serial, algorithm, issuer, validity, name, real]);
+        let high = certificate_with(&version, &tlv(&[0x3f, 0x10], &[]), &name, &real);
         assert_eq!(peer_key_bytes(&high), None);
         assert_eq!(checked_peer_key(&high).ok(), peer_key(&high).ok());
     }
