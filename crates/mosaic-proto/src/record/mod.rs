@@ -275,6 +275,15 @@ impl fmt::Debug for Record {
     }
 }
 
+/// The length LenT and LenP make a record: 208 + LenTPad + LenPPad, in
+/// `u64` because LenP is a full `u32` from the peer, and in `usize` on a
+/// 32-bit target the sum could wrap round to a small length that passes.
+fn implied_len(len_t: u16, len_p: u32) -> u64 {
+    MIN_RECORD_LEN as u64
+        + u64::from(len_t).next_multiple_of(8)
+        + u64::from(len_p).next_multiple_of(8)
+}
+
 /// Checks every structural rule; see [`RecordError`].
 fn validate(bytes: &[u8]) -> Result<(), RecordError> {
     let len = bytes.len();
@@ -284,17 +293,19 @@ fn validate(bytes: &[u8]) -> Result<(), RecordError> {
     if len > MAX_RECORD_LEN {
         return Err(RecordError::TooLong { len });
     }
-    let len_t = usize::from(wire::u16_le_at(bytes, offset::LEN_T));
-    let len_p = wire::u32_le_at(bytes, offset::LEN_P) as usize;
-    let expected = MIN_RECORD_LEN + pad8(len_t) + pad8(len_p);
-    if expected != len {
+    let len_t = wire::u16_le_at(bytes, offset::LEN_T);
+    let len_p = wire::u32_le_at(bytes, offset::LEN_P);
+    let expected = implied_len(len_t, len_p);
+    if expected != len as u64 {
         return Err(RecordError::LengthMismatch {
             len,
-            expected,
-            len_t,
-            len_p,
+            expected: usize::try_from(expected).unwrap_or(usize::MAX),
+            len_t: usize::from(len_t),
+            len_p: usize::try_from(len_p).unwrap_or(usize::MAX),
         });
     }
+    // Both now fit the record, which is at most 1 MiB.
+    let (len_t, len_p) = (usize::from(len_t), len_p as usize);
     let id_ts = Timestamp::from_be_bytes(*array_at(bytes, offset::ID));
     let signed = Timestamp::from_be_bytes(*array_at(bytes, offset::TIMESTAMP));
     if id_ts != signed {

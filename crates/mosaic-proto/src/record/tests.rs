@@ -62,6 +62,31 @@ fn step_2_length_equals_header_plus_padded_sections() {
 }
 
 #[test]
+fn step_2_the_implied_length_does_not_wrap() {
+    // The largest LenT and LenP: 208 + 65,536 + 4 GiB, in full.
+    assert_eq!(implied_len(u16::MAX, u32::MAX), 208 + 65_536 + (1 << 32));
+    // LenP 0xFFFF_FFF8 with LenT 8: on a 32-bit target a sum in `usize`
+    // wraps round to 208 + 8 + 0xFFFF_FFF8 - 2^32 = 208, the length of this
+    // header-only record, and the tags slice after it would be out of bounds.
+    let mut bytes = sample_bytes()[..MIN_RECORD_LEN].to_vec();
+    bytes[offset::LEN_T..offset::LEN_T + 2].copy_from_slice(&8u16.to_le_bytes());
+    bytes[offset::LEN_P..offset::LEN_P + 4].copy_from_slice(&0xFFFF_FFF8u32.to_le_bytes());
+    assert_eq!(
+        implied_len(8, 0xFFFF_FFF8) % (1 << 32),
+        MIN_RECORD_LEN as u64
+    );
+    assert!(matches!(
+        parse(&bytes),
+        Err(RecordError::LengthMismatch {
+            len: 208,
+            len_t: 8,
+            len_p: 0xFFFF_FFF8,
+            ..
+        })
+    ));
+}
+
+#[test]
 fn step_8_id_timestamp_equals_signed_timestamp() {
     let err = parse(&with_byte(&sample_bytes(), offset::ID + 3, 1)).expect_err("mismatch");
     assert!(
