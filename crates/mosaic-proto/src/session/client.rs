@@ -437,7 +437,9 @@ impl ClientSession {
                         ClientEvent::Ignored(Ignored::NotAnAnswer { query_id, record })
                     }
                     Some(pending) => {
-                        pending.received += 1;
+                        // Saturating: live records after Locally Complete
+                        // are counted too, without end.
+                        pending.received = pending.received.saturating_add(1);
                         if pending.abandoned {
                             return;
                         }
@@ -660,5 +662,32 @@ impl ClientSession {
     /// The ID prefixes of submissions awaiting results.
     pub fn pending_submissions(&self) -> impl Iterator<Item = IdPrefix> + '_ {
         self.submissions.iter().map(|p| p.id_prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::sample_record;
+
+    #[test]
+    fn the_received_count_of_an_endless_subscription_saturates() {
+        let now = Instant::now();
+        let config = ClientConfig {
+            keepalive: None,
+            ..ClientConfig::default()
+        };
+        let mut c = ClientSession::new(config, now);
+        let everything = Filter::builder().build().expect("empty filter");
+        let q = c.subscribe(everything, 0, now).expect("id");
+        // As after 2^32 - 1 records: the next one must not overflow.
+        c.open[0].received = u32::MAX;
+        let record = ServerMessage::Record {
+            query_id: q,
+            record: sample_record(),
+        };
+        c.handle_binary(record.to_bytes(), now);
+        assert!(matches!(c.poll_event(), Some(ClientEvent::Record { .. })));
+        assert_eq!(c.open[0].received, u32::MAX);
     }
 }
