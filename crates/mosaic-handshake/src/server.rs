@@ -66,7 +66,10 @@ impl ServerPolicy {
     /// 3. The extensions header is read in both spellings
     ///    (`X-Mosaic-Extensions` first, then `X-Mosiac-Extensions`) and on all
     ///    lines, as one list: split on `;` (and `,`), trimmed, empty and `-`
-    ///    items skipped, repeats dropped. An invalid name is rejected (400).
+    ///    items skipped, repeats dropped. Names this server does not support,
+    ///    invalid ones included, are dropped, not refused (websockets.md:
+    ///    remove the extensions you cannot service); a header that is not
+    ///    text, too long or on too many lines is rejected (400).
     /// 4. The answer: `Sec-WebSocket-Protocol: mosaic2024`; when the client
     ///    sent an extensions header (either spelling, even empty), an
     ///    `X-Mosaic-Extensions` header with the requested names this server
