@@ -604,6 +604,13 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     // Whoever waits for room waits in vain now.
                     inner.wake_space_waiters();
                 }
+                if inner.input_blocked {
+                    // Blocked by a full outbound queue, input may be wanted
+                    // again now that this round's writes drained it; nothing
+                    // else wakes the driver for that (input the socket had
+                    // already announced would wait for the next timer).
+                    Self::wants_input(&mut inner);
+                }
                 if closed && self.linger_until.is_none() && !inner.session.has_transmits() {
                     // Nothing more will be queued: what is left to write and
                     // flush (the last batch, the WebSocket layer's close
@@ -648,6 +655,8 @@ mod tests {
     /// yes, and whether a flush completes (a peer that stops reading makes
     /// both wait).
     struct Peer {
+        /// What the peer sent, read in order; then nothing (Pending).
+        inbound: Mutex<VecDeque<Message>>,
         sent: Mutex<Vec<Message>>,
         ready_polls: AtomicUsize,
         ready_budget: AtomicUsize,
@@ -660,14 +669,17 @@ mod tests {
         }
     }
 
-    /// A WebSocket that never receives, and sends to a [`Peer`].
+    /// A WebSocket that receives what its [`Peer`] has queued, and sends to it.
     struct Recorder(Arc<Peer>);
 
     impl Stream for Recorder {
         type Item = Result<Message, WsError>;
 
         fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-            Poll::Pending
+            match self.0.inbound.lock().expect("inbound").pop_front() {
+                Some(message) => Poll::Ready(Some(Ok(message))),
+                None => Poll::Pending,
+            }
         }
     }
 
@@ -742,6 +754,7 @@ mod tests {
     fn started() -> Started {
         let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
         let peer = Arc::new(Peer {
+            inbound: Mutex::new(VecDeque::new()),
             sent: Mutex::new(Vec::new()),
             ready_polls: AtomicUsize::new(0),
             ready_budget: AtomicUsize::new(usize::MAX),
@@ -873,5 +886,67 @@ mod tests {
 
         s.run_task();
         assert_eq!(s.timers(), 2, "made by the driver task");
+    }
+
+    /// Input held back while the outbound queue was full is read once the
+    /// driver's writes drain the queue, in the same run: the socket
+    /// announced it before, and nothing else would wake the driver for it.
+    #[test]
+    fn input_held_back_by_a_full_outbound_queue_is_read_once_it_drains() {
+        use mosaic_proto::session::{ServerConfig, ServerSession};
+        use mosaic_proto::{ClientMessage, QueryId};
+
+        let config = ServerConfig {
+            max_outbound_bytes: 1000,
+            ..ServerConfig::default()
+        };
+        let shared = Shared::new(ServerSession::new(config, Instant::now()));
+        // A client sends Unsubscribes, each answered with a Query Closed,
+        // while it reads nothing; then a Query.
+        let everything = mosaic_proto::Filter::builder().build().expect("filter");
+        let inbound = (0..20)
+            .map(|id| ClientMessage::Unsubscribe {
+                query_id: QueryId(id),
+            })
+            .chain([ClientMessage::Query {
+                query_id: QueryId(500),
+                limit: 0,
+                filter: everything,
+            }])
+            .map(|message| Message::Binary(message.to_bytes()))
+            .collect();
+        let peer = Arc::new(Peer {
+            inbound: Mutex::new(inbound),
+            sent: Mutex::new(Vec::new()),
+            ready_polls: AtomicUsize::new(0),
+            ready_budget: AtomicUsize::new(0),
+            flushes: AtomicBool::new(false),
+        });
+        let driver = Driver::new(
+            Recorder(peer.clone()),
+            shared.clone(),
+            Timers(Arc::new(AtomicUsize::new(0))),
+            Duration::from_secs(1),
+            Box::new(()),
+        );
+        shared.install(Box::new(driver));
+        let (task, task_waker) = counter();
+        let mut cx = Context::from_waker(&task_waker);
+        let unread = || peer.inbound.lock().expect("inbound").len();
+
+        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        assert!(unread() > 0, "reading stopped at the full queue");
+        assert!(!shared.lock().session.has_events());
+
+        // The client reads again: the sink takes all and wakes the driver.
+        peer.ready_budget.store(usize::MAX, Ordering::SeqCst);
+        peer.flushes.store(true, Ordering::SeqCst);
+        let woken_before = woken(&task);
+        Waker::from(shared.clone()).wake_by_ref();
+        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        assert_eq!(unread(), 0, "the rest was read, the Query last");
+        assert!(shared.lock().session.has_events(), "the Query is an event");
+        assert_eq!(peer.sent().len(), 20, "a Query Closed per Unsubscribe");
+        assert_eq!(woken(&task) - woken_before, 1, "the one wake-up above");
     }
 }
