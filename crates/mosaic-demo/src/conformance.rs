@@ -1149,6 +1149,107 @@ pub fn random_disconnects_mid_message_leave_the_server_serving(harness: &impl Ha
     witness.check_alive(harness);
 }
 
+/// A server whose process has run out of file descriptors cannot accept the
+/// connection waiting in its backlog: it must wait for descriptors, not retry
+/// in a busy loop (which also starved the connections' tasks on a runtime
+/// that shares a thread between them and the accept loop); it must go on
+/// serving its connections meanwhile, and accept the waiting one once
+/// descriptors free.
+///
+/// Linux only (it reads `/proc/self`). It lowers the process's open-files
+/// limit for a while, so it must run alone in its test binary.
+#[cfg(target_os = "linux")]
+pub fn accepting_waits_while_descriptors_run_out(harness: &impl Harness) {
+    use rlimit::Resource;
+
+    /// Puts the open-files limit back, even when the scenario fails.
+    struct Restore(u64, u64);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = Resource::NOFILE.set(self.0, self.1);
+        }
+    }
+
+    let server = start(harness, |_| {});
+    let mut witness = Witness::open(harness, &server);
+    let mut clock = CpuClock::open();
+    let (soft, hard) = Resource::NOFILE.get().expect("open-files limit");
+    let restore = Restore(soft, hard);
+    // Take every descriptor number the lowered limit allows, then free one
+    // for a client, whose connection then waits in the server's backlog.
+    let highest = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .max()
+        .expect("open descriptors");
+    Resource::NOFILE
+        .set(highest + 2, hard)
+        .expect("lower the open-files limit");
+    let mut taken = Vec::new();
+    loop {
+        match std::fs::File::open("/dev/null") {
+            Ok(file) => taken.push(file),
+            Err(e) if e.raw_os_error() == Some(24) => break,
+            Err(e) => panic!("opening /dev/null: {e}"),
+        }
+    }
+    taken.pop().expect("a descriptor was free");
+    let mut waiting = TcpStream::connect(server.addr).expect("the backlog takes it");
+
+    // The server keeps failing to accept it: it must not spin meanwhile.
+    let before = clock.used();
+    std::thread::sleep(Duration::from_millis(500));
+    let spent = clock.used() - before;
+    assert!(
+        spent < Duration::from_millis(150),
+        "the process spent {spent:?} of CPU in 500 ms while the server could not accept"
+    );
+    witness.check_alive(harness);
+
+    // Descriptors free: the waiting connection is accepted (and refused for
+    // what it sends, which is not TLS).
+    drop(taken);
+    drop(restore);
+    waiting
+        .write_all(b"not a TLS client hello\r\n\r\n")
+        .expect("write");
+    assert!(
+        matches!(server.report(), Report::Refused(_)),
+        "the waiting connection was accepted"
+    );
+    witness.check_alive(harness);
+}
+
+/// This process's `/proc/self/stat`, opened once: read again, it tells the
+/// CPU time used since, with no descriptor to open (there may be none).
+#[cfg(target_os = "linux")]
+struct CpuClock(std::fs::File);
+
+#[cfg(target_os = "linux")]
+impl CpuClock {
+    fn open() -> CpuClock {
+        CpuClock(std::fs::File::open("/proc/self/stat").expect("/proc/self/stat"))
+    }
+
+    /// CPU time used by all threads, in the kernel's USER_HZ ticks of 10 ms.
+    fn used(&mut self) -> Duration {
+        use std::io::Seek as _;
+        self.0.rewind().expect("rewind");
+        let mut stat = String::new();
+        self.0.read_to_string(&mut stat).expect("read");
+        // The fields after the command name, which is in parentheses: utime and
+        // stime are the 12th and 13th of them.
+        let after_name = &stat[stat.rfind(')').expect("command name") + 2..];
+        let ticks: u64 = after_name
+            .split(' ')
+            .skip(11)
+            .take(2)
+            .map(|field| field.parse::<u64>().expect("ticks"))
+            .sum();
+        Duration::from_millis(ticks * 10)
+    }
+}
+
 /// How long one phase of the load scenario may take (connect all, subscribe
 /// all, submit all, receive all): bounded, but generous for a debug build on
 /// two shared cores.

@@ -61,7 +61,7 @@ const SINGLE_FRAME_MAX: usize = 4 * 1024;
 const SCRATCH_LEN: usize = 8 * 1024;
 
 /// Adds `d` to `at`, saturating far in the future.
-fn later(at: Instant, d: Duration) -> Instant {
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
     at.checked_add(d)
         .unwrap_or_else(|| at + Duration::from_secs(100 * 365 * 24 * 3600))
 }

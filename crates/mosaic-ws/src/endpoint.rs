@@ -19,6 +19,7 @@ use mosaic_tls::rustls::pki_types::ServerName;
 use tungstenite::client::IntoClientRequest;
 
 use crate::NostrConnection;
+use crate::driver::later;
 use crate::server::ShutdownHook;
 use crate::{
     AcceptError, Accepted, ClientConnection, ClientOptions, ConnectError, ConnectionInfo,
@@ -31,7 +32,8 @@ pub async fn within<R: crate::Runtime, F: Future>(
     limit: Duration,
     future: F,
 ) -> Option<F::Output> {
-    let sleep = pin!(runtime.sleep_until(Instant::now() + limit));
+    // Saturating: a limit of Duration::MAX means no limit, not a panic.
+    let sleep = pin!(runtime.sleep_until(later(Instant::now(), limit)));
     match select(pin!(future), sleep).await {
         Either::Left((out, _)) => Some(out),
         Either::Right(_) => None,
@@ -360,6 +362,11 @@ impl<T: Transport> Server<T> {
     /// [`Server::shutdown_handle`]), upgrading each on its own task and
     /// handing it to `handler`; failed handshakes go to `on_error`.
     ///
+    /// An accept error that concerns one connection is passed over; one that
+    /// says descriptors, memory or buffers ran short pauses accepting for
+    /// 50 ms (the connection waits in the backlog) rather than retrying in a
+    /// busy loop that would starve the tasks whose closing ends the shortage.
+    ///
     /// # Errors
     /// An accept error that concerns the listener, not one connection.
     pub async fn serve<H, F, E>(self, handler: H, on_error: E) -> io::Result<()>
@@ -380,8 +387,19 @@ impl<T: Transport> Server<T> {
             };
             let incoming = match accepted {
                 Ok(incoming) => incoming,
-                Err(e) if is_transient(&e) => continue,
-                Err(e) => return Err(e),
+                Err(e) => match after_accept_error(&e) {
+                    AfterAcceptError::Retry => continue,
+                    AfterAcceptError::Pause => {
+                        let pause = self
+                            .transport
+                            .sleep_until(later(Instant::now(), ACCEPT_PAUSE));
+                        match select(pin!(shutdown.begun()), pin!(pause)).await {
+                            Either::Left(_) => return Ok(()),
+                            Either::Right(_) => continue,
+                        }
+                    }
+                    AfterAcceptError::Stop => return Err(e),
+                },
             };
             let handler = handler.clone();
             let on_error = on_error.clone();
@@ -400,18 +418,59 @@ impl<T: Transport> Server<T> {
     }
 }
 
-/// Accept errors that concern one connection or a passing shortage, not the
-/// listener (EMFILE and ENFILE included: they pass as connections close).
-fn is_transient(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::Interrupted
-            | io::ErrorKind::WouldBlock
-    ) || error
-        .raw_os_error()
-        .is_some_and(|code| code == 23 || code == 24)
+/// How long [`Server::serve`] waits after an accept error that says the
+/// process or the system is short of descriptors, memory or buffers. Trying
+/// again at once fails again at once (the connection stays in the backlog):
+/// the loop would spin, and on a runtime where it shares a thread with the
+/// connections' tasks it would keep them from running and closing, which is
+/// what ends the shortage.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+
+/// What [`Server::serve`] does after an accept error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterAcceptError {
+    /// The error concerns one connection: accept the next at once.
+    Retry,
+    /// A shortage that passes as connections close: wait [`ACCEPT_PAUSE`].
+    Pause,
+    /// The listener itself failed: stop serving.
+    Stop,
+}
+
+fn after_accept_error(error: &io::Error) -> AfterAcceptError {
+    use io::ErrorKind::*;
+    match error.kind() {
+        // accept(2) on Linux: network errors of the pending connection are
+        // to be treated like EAGAIN (the ones std names here, more below).
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | NetworkDown
+        | NetworkUnreachable | HostUnreachable => return AfterAcceptError::Retry,
+        OutOfMemory => return AfterAcceptError::Pause,
+        _ => {}
+    }
+    match error.raw_os_error() {
+        Some(code) if errno::SHORTAGE.contains(&code) => AfterAcceptError::Pause,
+        Some(code) if errno::RETRY.contains(&code) => AfterAcceptError::Retry,
+        _ => AfterAcceptError::Stop,
+    }
+}
+
+/// Raw error numbers std gives no kind of its own.
+mod errno {
+    /// ENFILE and EMFILE (the same numbers on Linux, the BSDs and macOS),
+    /// ENOBUFS.
+    #[cfg(target_os = "linux")]
+    pub(super) const SHORTAGE: &[i32] = &[23, 24, 105];
+    #[cfg(all(unix, not(target_os = "linux")))]
+    pub(super) const SHORTAGE: &[i32] = &[23, 24, 55];
+    #[cfg(not(unix))]
+    pub(super) const SHORTAGE: &[i32] = &[];
+
+    /// EPROTO, ENOPROTOOPT, EHOSTDOWN, ENONET, EOPNOTSUPP: the rest of the
+    /// network errors accept(2) on Linux says to retry after.
+    #[cfg(target_os = "linux")]
+    pub(super) const RETRY: &[i32] = &[71, 92, 112, 64, 95];
+    #[cfg(not(target_os = "linux"))]
+    pub(super) const RETRY: &[i32] = &[];
 }
 
 impl<T: Transport> Incoming<T> {
@@ -475,6 +534,35 @@ impl<T: Transport> Incoming<T> {
             }
             (Err(error), _) => Err(AcceptError::Upgrade(error)),
             (Ok(_), None) => Err(AcceptError::Upgrade(tungstenite::Error::ConnectionClosed)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(code: i32) -> AfterAcceptError {
+        after_accept_error(&io::Error::from_raw_os_error(code))
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn accept_errors_are_passed_over_paused_on_or_fatal() {
+        use AfterAcceptError::*;
+        // ENFILE, EMFILE, ENOBUFS, ENOMEM: a shortage, waited out.
+        for code in [23, 24, 105, 12] {
+            assert_eq!(after(code), Pause, "errno {code}");
+        }
+        // ECONNABORTED, EINTR, EAGAIN, ENETDOWN, EPROTO, ENOPROTOOPT,
+        // EHOSTDOWN, ENONET, EHOSTUNREACH, EOPNOTSUPP, ENETUNREACH: the
+        // pending connection's, passed over.
+        for code in [103, 4, 11, 100, 71, 92, 112, 64, 113, 95, 101] {
+            assert_eq!(after(code), Retry, "errno {code}");
+        }
+        // EBADF, EINVAL, ENOTSOCK: the listener's.
+        for code in [9, 22, 88] {
+            assert_eq!(after(code), Stop, "errno {code}");
         }
     }
 }
