@@ -23,11 +23,14 @@ pub struct ClientConfig {
     /// Most submissions awaiting results. Default 32.
     pub max_pending_submissions: usize,
     /// Most events waiting for the application; input is not read past it. Default 256.
+    /// Ignored-message events do not count: they are bounded on their own
+    /// (16 events, 1 MiB), the oldest dropped, so that they never stall input.
     pub max_pending_events: usize,
-    /// Most record bytes held by events waiting for the application; input is
-    /// not read past it (one record of any size is always taken). Default
-    /// 256 KiB: a reader that keeps up works on records still in the cache,
-    /// and one that lags holds a quarter MiB, not 256 large records.
+    /// Most record (and extension message) bytes held by events waiting for
+    /// the application, ignored ones aside; input is not read past it (one
+    /// record of any size is always taken). Default 256 KiB: a reader that
+    /// keeps up works on records still in the cache, and one that lags holds
+    /// a quarter MiB, not 256 large records.
     pub max_pending_event_bytes: usize,
     /// Most bytes of messages queued for the server. Default 4 MiB.
     pub max_outbound_bytes: usize,
@@ -150,9 +153,12 @@ struct PendingSubmission {
     abandoned: bool,
 }
 
-/// Most ignored-message events kept; older ones are dropped (and counted), so
-/// that an application that never reads them cannot stall the connection.
+/// Most ignored-message events kept, and most record bytes they hold; older
+/// ones are dropped (and counted). They do not count against the limits on
+/// pending events, which stop input: the server chooses to send them, and an
+/// application need not read them, so they must not stall the connection.
 const MAX_IGNORED_EVENTS: usize = 16;
+const MAX_IGNORED_BYTES: usize = crate::MAX_RECORD_LEN;
 
 impl Pending {
     /// Whether `record` answers this query.
@@ -173,7 +179,8 @@ impl Pending {
     }
 }
 
-/// The record bytes an event holds: what bounds the pending events' memory.
+/// The record (or extension message) bytes an event holds: what bounds the
+/// pending events' memory.
 fn event_bytes(event: &ClientEvent) -> usize {
     match event {
         ClientEvent::Record { record, .. }
@@ -181,7 +188,46 @@ fn event_bytes(event: &ClientEvent) -> usize {
             Ignored::NotAnAnswer { record, .. }
             | Ignored::UnknownQuery(ServerMessage::Record { record, .. }),
         ) => record.len(),
+        ClientEvent::Extension(extension) => extension.body().len(),
         _ => 0,
+    }
+}
+
+/// What the queued events hold, kept up to date as they come and go.
+#[derive(Debug, Default)]
+struct Held {
+    /// Bytes of the events the application asked for (all but ignored ones).
+    bytes: usize,
+    /// Ignored-message events, and the bytes they hold.
+    ignored: usize,
+    ignored_bytes: usize,
+}
+
+impl Held {
+    fn of<'a>(events: impl IntoIterator<Item = &'a ClientEvent>) -> Held {
+        let mut held = Held::default();
+        events.into_iter().for_each(|event| held.add(event));
+        held
+    }
+
+    fn add(&mut self, event: &ClientEvent) {
+        let bytes = event_bytes(event);
+        if matches!(event, ClientEvent::Ignored(_)) {
+            self.ignored += 1;
+            self.ignored_bytes += bytes;
+        } else {
+            self.bytes += bytes;
+        }
+    }
+
+    fn remove(&mut self, event: &ClientEvent) {
+        let bytes = event_bytes(event);
+        if matches!(event, ClientEvent::Ignored(_)) {
+            self.ignored -= 1;
+            self.ignored_bytes -= bytes;
+        } else {
+            self.bytes -= bytes;
+        }
     }
 }
 
@@ -194,8 +240,8 @@ pub struct ClientSession {
     open: Vec<Pending>,
     submissions: Vec<PendingSubmission>,
     events: VecDeque<ClientEvent>,
-    /// Record bytes held by `events`.
-    event_bytes: usize,
+    /// What `events` hold.
+    held: Held,
     next_id: u16,
     ignored_dropped: u64,
 }
@@ -214,7 +260,7 @@ impl ClientSession {
             open: Vec::new(),
             submissions: Vec::new(),
             events: VecDeque::new(),
-            event_bytes: 0,
+            held: Held::default(),
             next_id: 0,
             ignored_dropped: 0,
         }
@@ -227,9 +273,7 @@ impl ClientSession {
 
     /// Whether the transport should read more input now.
     pub fn wants_input(&self) -> bool {
-        self.core.closed.is_none()
-            && self.events.len() < self.config.max_pending_events
-            && self.event_bytes < self.config.max_pending_event_bytes
+        self.core.closed.is_none() && !self.input_held()
     }
 
     /// The next free query id: counting up from the last one, skipping ids open.
@@ -507,32 +551,32 @@ impl ClientSession {
         self.push_event(event);
     }
 
-    /// Queues an event; ignored-message events beyond [`MAX_IGNORED_EVENTS`]
-    /// push out the oldest one.
+    /// Queues an event; an ignored-message event pushes out the oldest ones
+    /// while more than [`MAX_IGNORED_EVENTS`] or [`MAX_IGNORED_BYTES`] would
+    /// be held.
     fn push_event(&mut self, event: ClientEvent) {
         if matches!(event, ClientEvent::Ignored(_)) {
-            let ignored = self
-                .events
-                .iter()
-                .filter(|e| matches!(e, ClientEvent::Ignored(_)))
-                .count();
-            let oldest = self
-                .events
-                .iter()
-                .position(|e| matches!(e, ClientEvent::Ignored(_)));
-            if let Some(at) = oldest.filter(|_| ignored >= MAX_IGNORED_EVENTS) {
+            let bytes = event_bytes(&event);
+            while self.held.ignored >= MAX_IGNORED_EVENTS
+                || self.held.ignored_bytes + bytes > MAX_IGNORED_BYTES
+            {
+                let oldest = self
+                    .events
+                    .iter()
+                    .position(|e| matches!(e, ClientEvent::Ignored(_)));
+                let Some(at) = oldest else { break };
                 self.take_event(at);
                 self.ignored_dropped += 1;
             }
         }
-        self.event_bytes += event_bytes(&event);
+        self.held.add(&event);
         self.events.push_back(event);
     }
 
-    /// Removes the event at `at`, keeping count of the bytes held.
+    /// Removes the event at `at`, keeping count of what is held.
     fn take_event(&mut self, at: usize) -> Option<ClientEvent> {
         let event = self.events.remove(at)?;
-        self.event_bytes -= event_bytes(&event);
+        self.held.remove(&event);
         Some(event)
     }
 
@@ -559,7 +603,7 @@ impl ClientSession {
             } else {
                 out.extend(self.events.drain(..));
             }
-            self.event_bytes = 0;
+            self.held = Held::default();
         } else {
             let mut kept = VecDeque::with_capacity(self.events.len());
             for event in self.events.drain(..) {
@@ -570,7 +614,7 @@ impl ClientSession {
                 }
             }
             self.events = kept;
-            self.event_bytes = self.events.iter().map(event_bytes).sum();
+            self.held = Held::of(&self.events);
         }
         out.len() - before
     }
@@ -581,7 +625,7 @@ impl ClientSession {
     pub fn abandon_query(&mut self, query_id: QueryId, now: Instant) {
         // Its answers may be queued even when the query has already closed.
         self.events.retain(|e| e.query_id() != Some(query_id));
-        self.event_bytes = self.events.iter().map(event_bytes).sum();
+        self.held = Held::of(&self.events);
         let Some(pending) = self.open.iter_mut().find(|q| q.id == query_id) else {
             return;
         };
@@ -632,10 +676,12 @@ impl ClientSession {
         self.core.poll_timeout(self.input_held())
     }
 
-    /// Whether input is held back because the application lags behind.
+    /// Whether input is held back because the application lags behind with
+    /// the events it asked for (ignored ones do not count: see
+    /// [`MAX_IGNORED_EVENTS`]).
     fn input_held(&self) -> bool {
-        self.events.len() >= self.config.max_pending_events
-            || self.event_bytes >= self.config.max_pending_event_bytes
+        self.events.len() - self.held.ignored >= self.config.max_pending_events
+            || self.held.bytes >= self.config.max_pending_event_bytes
     }
 
     /// Time passed: keepalive and stalled server.

@@ -1004,6 +1004,52 @@ fn ignored_events_are_capped() {
     assert!(c.closed().is_none());
 }
 
+/// Records for no open query (or that answer nothing) are the server's doing:
+/// however large, they never stop input, which would stall every query of an
+/// application that does not read ignored events; their own bounds hold.
+#[test]
+fn ignored_records_never_stop_input() {
+    let mut c = client();
+    let unknown = |id: u16| ServerMessage::Record {
+        query_id: QueryId(id),
+        record: record_with(&[], &vec![7; 300 << 10], 0x1_0000),
+    };
+    // Five of 300 KiB: more than the 256 KiB pending answers may hold.
+    for id in 900..905 {
+        c.handle_binary(unknown(id).to_bytes(), t(0));
+        assert!(c.wants_input(), "ignored record {id}");
+        assert_eq!(c.poll_timeout(), None, "keepalive is off here");
+    }
+    // At most 1 MiB of them is kept: the newest three.
+    let kept: Vec<_> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert_eq!(kept.len(), 3);
+    assert_eq!(c.ignored_dropped(), 2);
+    assert!(matches!(
+        &kept[0],
+        ClientEvent::Ignored(Ignored::UnknownQuery(ServerMessage::Record { query_id, .. }))
+            if *query_id == QueryId(902)
+    ));
+    // Answers still count as before, next to ignored records.
+    let mut c = ClientSession::new(
+        ClientConfig {
+            keepalive: None,
+            max_pending_event_bytes: 2 * 1024,
+            ..ClientConfig::default()
+        },
+        t(0),
+    );
+    c.handle_binary(unknown(7).to_bytes(), t(0));
+    let id = c.query(author_filter(), 0, t(0)).expect("id");
+    let answer = ServerMessage::Record {
+        query_id: id,
+        record: record_with(&[], &[7; 1500], 0x1_0000),
+    };
+    c.handle_binary(answer.to_bytes(), t(0));
+    assert!(c.wants_input(), "one answer of 1.5 KiB");
+    c.handle_binary(answer.to_bytes(), t(0));
+    assert!(!c.wants_input(), "two answers pass 2 KiB");
+}
+
 #[test]
 fn abandoned_submissions_drop_their_result() {
     let mut c = client();
