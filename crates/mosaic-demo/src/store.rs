@@ -7,7 +7,7 @@
 //! records go only to those readers) and the `FROM_AUTHOR` flag.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -166,25 +166,28 @@ impl MemoryStore {
                 };
             }
             DuplicateHandling::Replaceable => {
-                let address = record.address();
-                let older: Vec<Id> = state
+                // Only versions this record may replace count, either way:
+                // see `replaces`.
+                let versions: Vec<&Record> = state
                     .by_address
-                    .get(&address)
-                    .map(|ids| {
-                        ids.iter()
-                            .copied()
-                            .filter(|i| i.timestamp() < id.timestamp())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let newer_exists = state
-                    .by_address
-                    .get(&address)
-                    .is_some_and(|ids| ids.iter().any(|i| i.timestamp() >= id.timestamp()));
+                    .get(&record.address())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| state.records.get(&(Reverse(i.timestamp()), *i)))
+                    .map(|stored| &stored.record)
+                    .collect();
+                let newer_exists = versions
+                    .iter()
+                    .any(|v| v.timestamp() >= record.timestamp() && replaces(v, record));
                 if newer_exists {
                     // A newer version is served instead; this one is accepted but not kept.
                     return SubmissionResultCode::Ok;
                 }
+                let older: Vec<Id> = versions
+                    .iter()
+                    .filter(|v| replaces(record, v))
+                    .map(|v| v.id())
+                    .collect();
                 for old in older {
                     remove(&mut state, &old);
                 }
@@ -218,22 +221,34 @@ impl MemoryStore {
         SubmissionResultCode::Ok
     }
 
-    /// The stored records a Get asks for that `reader` may see.
+    /// The stored records a Get asks for that `reader` may see, each once,
+    /// newest first.
+    ///
+    /// A Get may carry 21,845 references, repeats allowed, under the store's
+    /// lock: each distinct reference is looked at once and each record added
+    /// once, so the work is linear in the references and the records found.
     pub fn get(&self, references: &References, reader: Option<&[u8; 32]>) -> Vec<Record> {
         let state = self.lock();
+        let mut seen_addresses = HashSet::new();
+        let mut found = HashSet::new();
         let mut out = Vec::new();
+        let mut add = |id: Id| {
+            let stored = state.records.get(&(Reverse(id.timestamp()), id));
+            if let Some(stored) = stored.filter(|s| may_read(&s.record, reader))
+                && found.insert(id)
+            {
+                out.push(stored.record.clone());
+            }
+        };
         for reference in references.iter() {
-            let ids: Vec<Id> = match reference {
-                Reference::Id(id) => vec![id],
+            match reference {
+                Reference::Id(id) => add(id),
                 Reference::Address(address) => {
-                    state.by_address.get(&address).cloned().unwrap_or_default()
-                }
-            };
-            for id in ids {
-                let stored = state.records.get(&(Reverse(id.timestamp()), id));
-                let readable = stored.filter(|s| may_read(&s.record, reader));
-                if let Some(stored) = readable.filter(|s| !out.contains(&s.record)) {
-                    out.push(stored.record.clone());
+                    if seen_addresses.insert(address)
+                        && let Some(ids) = state.by_address.get(&address)
+                    {
+                        ids.iter().copied().for_each(&mut add);
+                    }
                 }
             }
         }
@@ -403,6 +418,17 @@ fn query_state(
         .collect()
 }
 
+/// Whether `new` may replace `old`, a version of the same Replaceable
+/// address. A server cannot tie a signing key to its author (record.md step
+/// 5, the key schedule, is for clients), and the address names the author:
+/// anyone could sign a record under someone else's address. So a version
+/// replaces only versions signed with its own key, unless it is signed by
+/// the author's master key itself, which may replace any. Versions signed
+/// by other keys stay side by side, for clients to tell apart.
+fn replaces(new: &Record, old: &Record) -> bool {
+    new.signing_key() == old.signing_key() || new.signing_key() == new.author_key()
+}
+
 fn remove(state: &mut State, id: &Id) {
     if let Some(stored) = state.records.remove(&(Reverse(id.timestamp()), *id)) {
         let address = stored.record.address();
@@ -465,11 +491,122 @@ pub fn full_validation() -> Validator {
 mod tests {
     use std::future::Future;
 
+    use mosaic_proto::{Kind, ReadAccess, RecordParts};
+    use mosaic_tls::Identity;
+
     use super::*;
 
     /// The size of the future `f` returns, without calling it.
     fn future_size<A, F: Future>(_: impl Fn(A) -> F) -> usize {
         std::mem::size_of::<F>()
+    }
+
+    /// A Replaceable record of `author`'s address `nonce`, signed by `signer`.
+    fn profile(author: &Identity, signer: &Identity, nonce: u8, at: u64) -> Record {
+        let kind = Kind::new(
+            99,
+            2,
+            DuplicateHandling::Replaceable,
+            ReadAccess::Everybody,
+            true,
+        )
+        .expect("kind");
+        RecordParts {
+            signing_key: signer.public_key().to_bytes(),
+            author_key: author.public_key().to_bytes(),
+            kind,
+            address_nonce: [0x80, 0, 0, 0, 0, 0, 0, nonce],
+            timestamp: Timestamp::from_unix(1_700_000_000 + at, 0).record_aligned(),
+            flags: RecordFlags::empty(),
+            tags: &[],
+            payload: b"profile",
+        }
+        .sign(signer.signing_key())
+        .expect("fits")
+    }
+
+    fn ids(records: &[Record]) -> Vec<Id> {
+        records.iter().map(Record::id).collect()
+    }
+
+    fn by_address(store: &MemoryStore, record: &Record) -> Vec<Record> {
+        let references =
+            References::from_refs(&[Reference::Address(record.address())]).expect("one");
+        store.get(&references, None)
+    }
+
+    /// Anyone may sign a record under someone else's address (a server cannot
+    /// check the key schedule), so a version replaces, and is held back by,
+    /// only versions signed with its own key or the author's master key.
+    #[test]
+    fn a_replaceable_record_is_replaced_only_by_its_own_signer_or_its_author() {
+        let store = MemoryStore::new(100, full_validation());
+        let anyone = PeerIdentity::Anonymous;
+        let (author, subkey, forger) = (
+            Identity::generate().expect("rng"),
+            Identity::generate().expect("rng"),
+            Identity::generate().expect("rng"),
+        );
+        let genuine = profile(&author, &subkey, 1, 10);
+        assert_eq!(store.submit(&genuine, &anyone), SubmissionResultCode::Ok);
+        // A forgery, far in the future: it neither removes the genuine
+        // version nor holds back its next one.
+        let forged = profile(&author, &forger, 1, 1_000_000);
+        assert_eq!(forged.address(), genuine.address());
+        assert_eq!(store.submit(&forged, &anyone), SubmissionResultCode::Ok);
+        assert_eq!(
+            ids(&by_address(&store, &genuine)),
+            ids(&[forged.clone(), genuine.clone()])
+        );
+        let update = profile(&author, &subkey, 1, 20);
+        assert_eq!(store.submit(&update, &anyone), SubmissionResultCode::Ok);
+        assert_eq!(
+            ids(&by_address(&store, &genuine)),
+            ids(&[forged.clone(), update.clone()])
+        );
+        // An older version from the same signer is held back by the newer.
+        let stale = profile(&author, &subkey, 1, 15);
+        assert_eq!(store.submit(&stale, &anyone), SubmissionResultCode::Ok);
+        assert_eq!(
+            ids(&by_address(&store, &genuine)),
+            ids(&[forged, update.clone()])
+        );
+        // The author's master key replaces every version.
+        let master = profile(&author, &author, 1, 2_000_000);
+        assert_eq!(store.submit(&master, &anyone), SubmissionResultCode::Ok);
+        assert_eq!(ids(&by_address(&store, &genuine)), ids(&[master]));
+    }
+
+    /// Repeated references give each record once, newest first.
+    #[test]
+    fn a_get_gives_each_record_once() {
+        let store = MemoryStore::new(100, full_validation());
+        let author = Identity::generate().expect("rng");
+        let first = crate::script::note(
+            &author,
+            "one",
+            Timestamp::from_unix(1_700_000_000, 0).record_aligned(),
+        );
+        let second = crate::script::note(
+            &author,
+            "two",
+            Timestamp::from_unix(1_700_000_001, 0).record_aligned(),
+        );
+        for record in [&first, &second] {
+            assert_eq!(
+                store.submit(record, &PeerIdentity::Anonymous),
+                SubmissionResultCode::Ok
+            );
+        }
+        let references = References::from_refs(&[
+            Reference::Id(first.id()),
+            Reference::Address(first.address()),
+            Reference::Id(second.id()),
+            Reference::Id(first.id()),
+            Reference::Address(first.address()),
+        ])
+        .expect("five");
+        assert_eq!(ids(&store.get(&references, None)), ids(&[second, first]));
     }
 
     /// A connection's task lives as long as the connection, mostly idle in
