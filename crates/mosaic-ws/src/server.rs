@@ -284,7 +284,8 @@ impl ServerSender {
         self.call(|s, now| s.send_extension(message, now)).await
     }
 
-    /// Closes the connection after what is queued.
+    /// Closes the connection after what is queued. A code no close frame may
+    /// carry ([`CloseCode::may_be_sent`]) goes out as 1000.
     pub fn close(&self, code: CloseCode, reason: &str) {
         let _ = self.shared.call(|s, now| {
             s.close(code, reason, now);

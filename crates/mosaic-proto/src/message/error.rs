@@ -26,6 +26,15 @@ impl CloseCode {
     pub const MESSAGE_TOO_BIG: CloseCode = CloseCode(1009);
     /// 1011: internal error.
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+
+    /// Whether a close frame may carry this code (RFC 6455 7.4): the codes
+    /// defined or registered for sending (1000-1003, 1007-1014) and those
+    /// for libraries and applications (3000-4999). 1005, 1006 and 1015 only
+    /// report what happened locally; the rest are unassigned or reserved,
+    /// and a peer may fail the connection on them.
+    pub const fn may_be_sent(self) -> bool {
+        matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
+    }
 }
 
 impl fmt::Display for CloseCode {

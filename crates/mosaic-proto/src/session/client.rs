@@ -443,7 +443,8 @@ impl ClientSession {
         Ok(())
     }
 
-    /// Closes the connection after what is queued.
+    /// Closes the connection after what is queued. A code no close frame may
+    /// carry ([`CloseCode::may_be_sent`]) goes out as 1000.
     pub fn close(&mut self, code: CloseCode, reason: &str, now: Instant) {
         self.core.close(code, reason, super::CloseCause::Local, now);
     }

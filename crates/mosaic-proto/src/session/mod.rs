@@ -191,6 +191,12 @@ impl Core {
         if self.closed.is_some() {
             return;
         }
+        // An application's code a close frame may not carry goes out as 1000.
+        let code = if code.may_be_sent() {
+            code
+        } else {
+            CloseCode::NORMAL
+        };
         let reason = close_reason(reason);
         if matches!(
             cause,

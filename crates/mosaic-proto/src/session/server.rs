@@ -527,7 +527,9 @@ impl ServerSession {
         Ok(())
     }
 
-    /// Closes the connection after what is queued, with a code and reason.
+    /// Closes the connection after what is queued, with a code and reason. A
+    /// code no close frame may carry ([`CloseCode::may_be_sent`]) goes out
+    /// as 1000.
     pub fn close(&mut self, code: CloseCode, reason: &str, now: Instant) {
         self.core.close(code, reason, CloseCause::Local, now);
     }

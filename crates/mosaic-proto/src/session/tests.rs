@@ -1050,6 +1050,31 @@ fn ignored_records_never_stop_input() {
     assert!(!c.wants_input(), "two answers pass 2 KiB");
 }
 
+/// RFC 6455 7.4: 1005, 1006 and 1015 are never sent, nor are unassigned
+/// codes; an application asking for one closes with 1000.
+#[test]
+fn a_close_code_no_frame_may_carry_goes_out_as_1000() {
+    for (asked, sent) in [
+        (1005, 1000),
+        (1006, 1000),
+        (1015, 1000),
+        (999, 1000),
+        (2000, 1000),
+        (5000, 1000),
+        (1001, 1001),
+        (1011, 1011),
+        (4000, 4000),
+    ] {
+        let mut c = client();
+        c.close(CloseCode(asked), "bye", t(0));
+        assert!(
+            matches!(c.poll_transmit(t(0)), Some(Transmit::Close { code, .. }) if code == CloseCode(sent)),
+            "{asked}"
+        );
+        assert_eq!(c.closed().map(|closed| closed.code), Some(CloseCode(sent)));
+    }
+}
+
 #[test]
 fn abandoned_submissions_drop_their_result() {
     let mut c = client();
