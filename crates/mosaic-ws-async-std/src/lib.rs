@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_io::Timer;
@@ -12,9 +13,15 @@ pub use mosaic_ws::*;
 /// (smol's, for one) through [`AsyncStd::with_spawner`]. Sockets are
 /// async-std's and timers async-io's, which run under any executor; TLS is
 /// futures-rustls and WebSockets async-tungstenite.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct AsyncStd {
-    spawner: fn(Task),
+    spawner: Arc<dyn Fn(Task) + Send + Sync>,
+}
+
+impl std::fmt::Debug for AsyncStd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncStd").finish_non_exhaustive()
+    }
 }
 
 impl Default for AsyncStd {
@@ -25,9 +32,12 @@ impl Default for AsyncStd {
 
 impl AsyncStd {
     /// Spawns connection drivers with `spawner`, for instance
-    /// `|task| smol::spawn(task).detach()`.
-    pub fn with_spawner(spawner: fn(Task)) -> AsyncStd {
-        AsyncStd { spawner }
+    /// `|task| smol::spawn(task).detach()`, or a closure holding a handle to
+    /// one particular executor.
+    pub fn with_spawner(spawner: impl Fn(Task) + Send + Sync + 'static) -> AsyncStd {
+        AsyncStd {
+            spawner: Arc::new(spawner),
+        }
     }
 }
 
@@ -49,3 +59,25 @@ impl Runtime for AsyncStd {
 mosaic_ws::impl_transport!(AsyncStd, net: async_std::net, tls: futures_rustls, ws: async_tungstenite);
 
 mosaic_ws::adapter_api!(AsyncStd, "async-std");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spawner may hold a handle to the executor it spawns on.
+    #[test]
+    fn a_spawner_may_capture_its_executor() {
+        let executor = Arc::new(smol::Executor::new());
+        let on_it = {
+            let executor = executor.clone();
+            AsyncStd::with_spawner(move |task| executor.spawn(task).detach())
+        };
+        let (done, finished) = smol::channel::bounded(1);
+        on_it.spawn(Box::pin(async move {
+            let _ = done.try_send(());
+        }));
+        assert!(finished.try_recv().is_err(), "not run yet");
+        assert!(executor.try_tick(), "the task was on that executor");
+        assert!(finished.try_recv().is_ok(), "and ran there");
+    }
+}
