@@ -14,8 +14,10 @@ pub enum ConnectError {
     /// The URL is not a Mosaic WebSocket URL.
     #[error("invalid Mosaic URL: {0}")]
     Url(#[from] MosaicUrlError),
-    /// The host name did not resolve.
-    #[error("cannot resolve {host}: {source}")]
+    /// The host is not usable as a TLS server name (not a valid DNS name).
+    /// A name that does not resolve fails the TCP connection instead:
+    /// [`ConnectError::Connect`].
+    #[error("invalid server name {host}: {source}")]
     Resolve {
         /// The host.
         host: String,
@@ -72,9 +74,6 @@ impl ConnectError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AcceptError {
-    /// Accepting the TCP connection failed.
-    #[error("accept failed: {0}")]
-    Io(#[source] io::Error),
     /// The TLS handshake failed (for instance a client certificate refused).
     #[error("TLS handshake failed: {}", tls_message(.0))]
     Tls(#[source] io::Error),

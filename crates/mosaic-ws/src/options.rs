@@ -17,7 +17,9 @@ pub struct ClientOptions {
     pub extensions: Extensions,
     /// Which message types each extension brings.
     pub extension_table: ExtensionTable,
-    /// Session limits.
+    /// Session limits. Its `decode` is not used: each connection's comes
+    /// from `limits.max_message_len` and the negotiated extensions (see
+    /// [`ClientOptions::session_for`]).
     pub session: ClientConfig,
     /// Transport limits.
     pub limits: Limits,
@@ -54,7 +56,9 @@ pub struct ServerOptions {
     pub policy: ServerPolicy,
     /// Which message types each extension brings.
     pub extension_table: ExtensionTable,
-    /// Session limits.
+    /// Session limits. Its `decode` is not used: each connection's comes
+    /// from `limits.max_message_len` and the negotiated extensions (see
+    /// [`ServerOptions::session_for`]).
     pub session: ServerConfig,
     /// Transport limits.
     pub limits: Limits,
