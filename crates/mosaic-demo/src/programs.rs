@@ -22,15 +22,18 @@ pub fn exit_on_error(result: Result<(), String>) {
 async fn serve_logged<N>(accepted: Accepted<N>, store: Arc<MemoryStore>) {
     match accepted {
         Accepted::Mosaic(connection) => {
-            let remote = connection.info().remote_addr();
+            let remote = connection
+                .info()
+                .remote_addr()
+                .map_or_else(|| "?".to_owned(), |addr| addr.to_string());
             let peer = describe(connection.info().peer_identity());
             eprintln!(
-                "{remote:?}: connected as {peer} ({})",
+                "{remote}: connected as {peer} ({})",
                 describe_info(connection.info())
             );
             let sender = connection.sender().clone();
             store.serve(connection).await;
-            eprintln!("{remote:?}: {}", sender.closed().await);
+            eprintln!("{remote}: {}", sender.closed().await);
         }
         Accepted::Nostr(nostr) => {
             let peer = *nostr.peer_identity();
