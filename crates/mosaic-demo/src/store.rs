@@ -29,8 +29,14 @@ pub const NOTIFY_PUBLIC_KEY_TAG: u16 = 0x1;
 /// The sync extension's Sync Error message type.
 const SYNC_ERROR: u8 = 0x93;
 
-/// Most live records held for a subscriber still receiving its stored ones.
+/// Most live records, and most bytes of them, held for a subscriber still
+/// receiving its stored ones; past either it is closed as too slow.
 const MAX_CATCH_UP: usize = 1024;
+const MAX_CATCH_UP_BYTES: usize = 4 << 20;
+
+/// The record bytes [`MemoryStore::new`] keeps at most, besides its count:
+/// records may be 1 MiB each, so a count alone does not bound memory.
+pub const DEFAULT_MAX_BYTES: usize = 256 << 20;
 
 /// Checks a record before it is stored: full validation (hash, signature,
 /// keys). The default accepts what the codec already checked.
@@ -58,6 +64,8 @@ struct Subscriber {
     reader: Option<[u8; 32]>,
     /// Live records held while the stored ones are still being sent.
     catching_up: Option<Vec<Record>>,
+    /// Bytes of `catching_up`.
+    catching_up_bytes: usize,
 }
 
 #[derive(Default)]
@@ -65,6 +73,8 @@ struct State {
     /// Newest first.
     records: BTreeMap<(Reverse<Timestamp>, Id), Stored>,
     by_address: HashMap<Address, Vec<Id>>,
+    /// Bytes of the records stored.
+    bytes: usize,
     subscribers: Vec<Subscriber>,
 }
 
@@ -72,6 +82,7 @@ struct State {
 pub struct MemoryStore {
     state: Mutex<State>,
     max_records: usize,
+    max_bytes: usize,
     validator: Validator,
     next_connection: AtomicU64,
 }
@@ -108,12 +119,24 @@ fn reader_of(peer: &PeerIdentity) -> Option<[u8; 32]> {
 }
 
 impl MemoryStore {
-    /// An empty store keeping at most `max_records`, checking each record with
-    /// `validator` before storing it.
+    /// An empty store keeping at most `max_records` records and
+    /// [`DEFAULT_MAX_BYTES`] of them, checking each record with `validator`
+    /// before storing it.
     pub fn new(max_records: usize, validator: Validator) -> Arc<MemoryStore> {
+        MemoryStore::with_limits(max_records, DEFAULT_MAX_BYTES, validator)
+    }
+
+    /// An empty store keeping at most `max_records` records and `max_bytes`
+    /// of them (the oldest go first), checking each record with `validator`.
+    pub fn with_limits(
+        max_records: usize,
+        max_bytes: usize,
+        validator: Validator,
+    ) -> Arc<MemoryStore> {
         Arc::new(MemoryStore {
             state: Mutex::new(State::default()),
             max_records,
+            max_bytes,
             validator,
             next_connection: AtomicU64::new(0),
         })
@@ -194,7 +217,9 @@ impl MemoryStore {
             }
             DuplicateHandling::Unique | DuplicateHandling::Versioned => {}
         }
-        while state.records.len() >= self.max_records.max(1) {
+        while state.records.len() >= self.max_records.max(1)
+            || (!state.records.is_empty() && state.bytes + record.len() > self.max_bytes)
+        {
             let Some((_, oldest)) = state
                 .records
                 .iter()
@@ -210,6 +235,7 @@ impl MemoryStore {
             .entry(record.address())
             .or_default()
             .push(id);
+        state.bytes += record.len();
         state.records.insert(
             key,
             Stored {
@@ -352,6 +378,7 @@ impl MemoryStore {
                 filter,
                 reader,
                 catching_up: Some(Vec::new()),
+                catching_up_bytes: 0,
             });
             stored
         };
@@ -359,19 +386,30 @@ impl MemoryStore {
             sender.send_record(query, record).await?;
         }
         sender.locally_complete(query).await?;
-        // Live records that came meanwhile, then live delivery.
-        let held = {
-            let mut state = self.lock();
-            let subscriber = state
-                .subscribers
-                .iter_mut()
-                .find(|s| s.connection == connection && s.query == query);
-            subscriber
-                .and_then(|s| s.catching_up.take())
-                .unwrap_or_default()
-        };
-        for record in &held {
-            sender.send_record(query, record).await?;
+        // Live records that came meanwhile, batch by batch (records coming
+        // while a batch is sent are held for the next), then live delivery,
+        // which starts only once none is held: no record overtakes another.
+        loop {
+            let held = {
+                let mut state = self.lock();
+                let Some(subscriber) = state
+                    .subscribers
+                    .iter_mut()
+                    .find(|s| s.connection == connection && s.query == query)
+                else {
+                    return Ok(());
+                };
+                let held = subscriber.catching_up.take().unwrap_or_default();
+                subscriber.catching_up_bytes = 0;
+                if held.is_empty() {
+                    break;
+                }
+                subscriber.catching_up = Some(Vec::new());
+                held
+            };
+            for record in &held {
+                sender.send_record(query, record).await?;
+            }
         }
         Ok(())
     }
@@ -431,6 +469,7 @@ fn replaces(new: &Record, old: &Record) -> bool {
 
 fn remove(state: &mut State, id: &Id) {
     if let Some(stored) = state.records.remove(&(Reverse(id.timestamp()), *id)) {
+        state.bytes -= stored.record.len();
         let address = stored.record.address();
         if let Some(ids) = state.by_address.get_mut(&address) {
             ids.retain(|i| i != id);
@@ -452,7 +491,9 @@ fn deliver(state: &mut State, record: &Record, received_at: Timestamp) -> usize 
         }
         delivered += 1;
         if let Some(held) = &mut s.catching_up {
-            if held.len() < MAX_CATCH_UP {
+            if held.len() < MAX_CATCH_UP && s.catching_up_bytes + record.len() <= MAX_CATCH_UP_BYTES
+            {
+                s.catching_up_bytes += record.len();
                 held.push(record.clone());
                 return true;
             }
@@ -493,6 +534,7 @@ mod tests {
 
     use mosaic_proto::{Kind, ReadAccess, RecordParts};
     use mosaic_tls::Identity;
+    use mosaic_ws::{ConnectionInfo, ServerOptions};
 
     use super::*;
 
@@ -577,6 +619,32 @@ mod tests {
         assert_eq!(ids(&by_address(&store, &genuine)), ids(&[master]));
     }
 
+    /// Records may be 1 MiB each: the store is bounded in bytes as well as in
+    /// records, the oldest going first.
+    #[test]
+    fn the_store_keeps_at_most_its_bytes() {
+        let author = Identity::generate().expect("rng");
+        let at = |s: u64| Timestamp::from_unix(1_700_000_000 + s, 0).record_aligned();
+        let records: Vec<Record> = (0..4)
+            .map(|i| crate::script::note(&author, &"x".repeat(10_000), at(i)))
+            .collect();
+        let size = records[0].len();
+        let store = MemoryStore::with_limits(100, 3 * size, full_validation());
+        for record in &records {
+            assert_eq!(
+                store.submit(record, &PeerIdentity::Anonymous),
+                SubmissionResultCode::Ok
+            );
+        }
+        assert_eq!(store.len(), 3);
+        let everything = Filter::builder().build().expect("empty");
+        let kept = store.query(&everything, 0, None);
+        assert_eq!(
+            ids(&kept),
+            ids(&[records[3].clone(), records[2].clone(), records[1].clone()])
+        );
+    }
+
     /// Repeated references give each record once, newest first.
     #[test]
     fn a_get_gives_each_record_once() {
@@ -607,6 +675,206 @@ mod tests {
         ])
         .expect("five");
         assert_eq!(ids(&store.get(&references, None)), ids(&[second, first]));
+    }
+
+    /// A WebSocket in memory: the test puts the client's messages in and
+    /// takes the server's out; the server's side takes at most `room`
+    /// messages the test has not taken.
+    #[derive(Default)]
+    struct Pipe {
+        inbound: std::collections::VecDeque<tungstenite::Message>,
+        outbound: std::collections::VecDeque<tungstenite::Message>,
+        room: usize,
+        waker: Option<std::task::Waker>,
+    }
+
+    #[derive(Clone)]
+    struct PipeEnd(Arc<Mutex<Pipe>>);
+
+    impl PipeEnd {
+        fn with<T>(&self, f: impl FnOnce(&mut Pipe) -> T) -> T {
+            let mut pipe = self.0.lock().expect("pipe");
+            let out = f(&mut pipe);
+            if let Some(waker) = pipe.waker.take() {
+                waker.wake();
+            }
+            out
+        }
+
+        /// Polls as the server's side: ready, or waiting to be woken.
+        fn poll<T>(
+            &self,
+            cx: &mut std::task::Context<'_>,
+            f: impl FnOnce(&mut Pipe) -> std::task::Poll<T>,
+        ) -> std::task::Poll<T> {
+            let mut pipe = self.0.lock().expect("pipe");
+            let poll = f(&mut pipe);
+            if poll.is_pending() {
+                pipe.waker = Some(cx.waker().clone());
+            }
+            poll
+        }
+    }
+
+    type WsResult<T> = Result<T, tungstenite::Error>;
+
+    impl futures_util::Stream for PipeEnd {
+        type Item = WsResult<tungstenite::Message>;
+
+        fn poll_next(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            self.poll(cx, |p| match p.inbound.pop_front() {
+                Some(message) => std::task::Poll::Ready(Some(Ok(message))),
+                None => std::task::Poll::Pending,
+            })
+        }
+    }
+
+    impl futures_util::Sink<tungstenite::Message> for PipeEnd {
+        type Error = tungstenite::Error;
+
+        fn poll_ready(
+            self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<WsResult<()>> {
+            self.poll(cx, |p| match p.outbound.len() < p.room {
+                true => std::task::Poll::Ready(Ok(())),
+                false => std::task::Poll::Pending,
+            })
+        }
+
+        fn start_send(
+            self: std::pin::Pin<&mut Self>,
+            message: tungstenite::Message,
+        ) -> WsResult<()> {
+            self.0.lock().expect("pipe").outbound.push_back(message);
+            Ok(())
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<WsResult<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<WsResult<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Live records that come while a subscriber is still being sent the
+    /// ones held during its catch-up wait their turn behind them: they are
+    /// neither sent ahead of them nor do they find the queue full and close
+    /// the subscriber as too slow.
+    #[test]
+    fn live_records_wait_behind_those_held_during_catch_up() {
+        use mosaic_proto::{ClientMessage, QueryId, ServerMessage};
+
+        let executor = Arc::new(smol::Executor::new());
+        let runtime = {
+            let executor = executor.clone();
+            mosaic_ws_async_std::AsyncStd::with_spawner(move |task| executor.spawn(task).detach())
+        };
+        let settle = || while executor.try_tick() {};
+        let identity = Identity::generate().expect("rng");
+        let mut options = ServerOptions::new(
+            mosaic_tls::ServerTls::builder(identity)
+                .build()
+                .expect("tls"),
+        );
+        // Room for one 3 KB record and the small messages (records under
+        // 4 KiB go as one frame each).
+        options.session.max_outbound_bytes = 4_500;
+        options.session.keepalive = None;
+        let pipe = PipeEnd(Arc::new(Mutex::new(Pipe {
+            room: 1,
+            ..Pipe::default()
+        })));
+        let info = ConnectionInfo::new(Default::default(), PeerIdentity::Anonymous, None);
+        let connection = ServerConnection::start(pipe.clone(), info, &options, runtime);
+
+        let store = MemoryStore::new(100, full_validation());
+        let author = Identity::generate().expect("rng");
+        let at = |s: u64| Timestamp::from_unix(1_700_000_000 + s, 0).record_aligned();
+        let note = |s: u64| crate::script::note(&author, &"x".repeat(3_000), at(s));
+        let stored: Vec<Record> = (0..5).map(note).collect();
+        for record in &stored {
+            assert_eq!(
+                store.submit(record, &PeerIdentity::Anonymous),
+                SubmissionResultCode::Ok
+            );
+        }
+        executor.spawn(store.clone().serve(connection)).detach();
+        let subscribe = ClientMessage::Subscribe {
+            query_id: QueryId(1),
+            limit: 0,
+            filter: Filter::builder().build().expect("empty"),
+        };
+        pipe.with(|p| {
+            p.inbound
+                .push_back(tungstenite::Message::Binary(subscribe.to_bytes()))
+        });
+        settle();
+
+        let mut received = Vec::new();
+        let take_one = || {
+            let message = pipe
+                .with(|p| p.outbound.pop_front())
+                .expect("a message waits");
+            settle();
+            match message {
+                tungstenite::Message::Binary(bytes) => {
+                    ServerMessage::decode(bytes, &Default::default()).expect("valid")
+                }
+                other => panic!("not a Mosaic message: {other:?}"),
+            }
+        };
+        // Two live records come while the stored ones are sent: held.
+        let held = [note(100), note(101)];
+        for record in &held {
+            assert_eq!(
+                store.submit(record, &PeerIdentity::Anonymous),
+                SubmissionResultCode::Ok
+            );
+        }
+        settle();
+        // Read until the catch-up is under way: the stored records, then
+        // Locally Complete; the held records are being sent, one waiting
+        // for room.
+        for _ in 0..5 {
+            received.push(take_one());
+        }
+        assert!(matches!(
+            received.last(),
+            Some(ServerMessage::Record { .. })
+        ));
+        // A third comes now, with the queue full.
+        let late = note(102);
+        assert_eq!(
+            store.submit(&late, &PeerIdentity::Anonymous),
+            SubmissionResultCode::Ok
+        );
+        settle();
+        while pipe.with(|p| !p.outbound.is_empty()) {
+            received.push(take_one());
+        }
+        let order: Vec<Option<Id>> = received
+            .iter()
+            .map(|m| match m {
+                ServerMessage::Record { record, .. } => Some(record.id()),
+                _ => None,
+            })
+            .collect();
+        let mut expected: Vec<Option<Id>> = stored.iter().rev().map(|r| Some(r.id())).collect();
+        expected.push(None); // Locally Complete
+        expected.extend([&held[0], &held[1], &late].map(|r| Some(r.id())));
+        assert_eq!(order, expected);
     }
 
     /// A connection's task lives as long as the connection, mostly idle in
