@@ -356,7 +356,13 @@ impl Answers {
 
 impl Drop for Answers {
     fn drop(&mut self) {
-        if !self.done {
+        // Once its Query Closed is taken, the session has forgotten the
+        // query and its id may be another query's by now.
+        let closed = self
+            .taken
+            .iter()
+            .any(|e| matches!(e, ClientEvent::QueryClosed { .. }));
+        if !self.done && !closed {
             let mut inner = self.shared.lock();
             inner.session.abandon_query(self.query_id, Instant::now());
             inner.wake_driver();
@@ -474,5 +480,82 @@ impl Stream for Subscription {
                 Poll::Pending => Poll::Pending,
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mosaic_proto::session::ClientConfig;
+    use mosaic_proto::{Filter, ServerMessage};
+
+    use super::*;
+    use crate::shared::Shared;
+
+    /// Answers whose Query Closed it has taken, dropped after the id went to
+    /// a new query (the ids wrap after 65,536), leave the new query alone.
+    #[test]
+    fn dropping_closed_answers_leaves_a_new_query_with_their_id_alone() {
+        let now = Instant::now();
+        let shared = Shared::new(ClientSession::new(ClientConfig::default(), now));
+        let filter = || Filter::builder().build().expect("empty");
+        let closed = |query_id| {
+            ServerMessage::QueryClosed {
+                query_id,
+                code: QueryClosedCode::OnRequest,
+            }
+            .to_bytes()
+        };
+        let identity = mosaic_tls::Identity::generate().expect("rng");
+        let key = identity.public_key().to_bytes();
+        let sample = mosaic_proto::RecordParts {
+            signing_key: key,
+            author_key: key,
+            kind: mosaic_proto::Kind::from_bytes([0, 0, 0, 0, 1, 0, 1, 0x1c]),
+            address_nonce: [0x80, 0, 0, 0, 0, 0, 0, 1],
+            timestamp: mosaic_proto::Timestamp::from_unix(1_700_000_000, 0).record_aligned(),
+            flags: mosaic_proto::RecordFlags::empty(),
+            tags: &[],
+            payload: b"hello",
+        }
+        .sign(identity.signing_key())
+        .expect("fits");
+        let record = |query_id| {
+            ServerMessage::Record {
+                query_id,
+                record: sample.clone(),
+            }
+            .to_bytes()
+        };
+        let old = shared.lock().session.query(filter(), 0, now).expect("id");
+        let mut answers = Answers {
+            shared: shared.clone(),
+            query_id: old,
+            taken: VecDeque::new(),
+            done: false,
+        };
+        {
+            let mut inner = shared.lock();
+            inner.session.handle_binary(record(old), now);
+            inner.session.handle_binary(closed(old), now);
+            inner.session.take_events_for(old, &mut answers.taken);
+        }
+        // Every other id once, then the old one again.
+        let new = loop {
+            let mut inner = shared.lock();
+            let id = inner.session.query(filter(), 0, now).expect("id");
+            while inner.session.poll_transmit(now).is_some() {}
+            if id == old {
+                break id;
+            }
+            inner.session.handle_binary(closed(id), now);
+            assert!(inner.session.poll_event().is_some());
+        };
+        drop(answers);
+        let mut inner = shared.lock();
+        inner.session.handle_binary(record(new), now);
+        assert!(
+            matches!(inner.session.poll_event(), Some(ClientEvent::Record { query_id, .. }) if query_id == new),
+            "the new query's record is delivered"
+        );
     }
 }
