@@ -482,7 +482,12 @@ fn remove(state: &mut State, id: &Id) {
 
 /// Delivers a new record to every subscription it matches; returns how many.
 /// A subscriber whose queue is full is closed (it stopped keeping up), so
-/// memory stays bounded and no record is silently skipped.
+/// memory stays bounded and no record is silently skipped. This demo's
+/// policy has a known edge: a Get or Query answer in progress on the same
+/// connection keeps its queue near full (each record waits for room), so a
+/// large live record can find no room and close a client that reads
+/// steadily; a production store would pace its answers below the limit or
+/// hold live records per subscriber.
 fn deliver(state: &mut State, record: &Record, received_at: Timestamp) -> usize {
     let mut delivered = 0;
     state.subscribers.retain_mut(|s| {
