@@ -28,12 +28,13 @@ impl CloseCode {
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
 
     /// Whether a close frame may carry this code (RFC 6455 7.4): the codes
-    /// defined or registered for sending (1000-1003, 1007-1014) and those
+    /// defined or registered for sending (1000-1003, 1007-1013) and those
     /// for libraries and applications (3000-4999). 1005, 1006 and 1015 only
     /// report what happened locally; the rest are unassigned or reserved,
-    /// and a peer may fail the connection on them.
+    /// and a peer may fail the connection on them (1014, registered later,
+    /// included: tungstenite, for one, answers it as a protocol error).
     pub const fn may_be_sent(self) -> bool {
-        matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
+        matches!(self.0, 1000..=1003 | 1007..=1013 | 3000..=4999)
     }
 }
 
