@@ -354,15 +354,22 @@ impl Answers {
     }
 }
 
+impl Answers {
+    /// Whether the query is over for the session: its Query Closed was
+    /// taken (handed out or not), so the session has forgotten it and its
+    /// id may be another query's by now.
+    fn forgotten(&self) -> bool {
+        self.done
+            || self
+                .taken
+                .iter()
+                .any(|e| matches!(e, ClientEvent::QueryClosed { .. }))
+    }
+}
+
 impl Drop for Answers {
     fn drop(&mut self) {
-        // Once its Query Closed is taken, the session has forgotten the
-        // query and its id may be another query's by now.
-        let closed = self
-            .taken
-            .iter()
-            .any(|e| matches!(e, ClientEvent::QueryClosed { .. }));
-        if !self.done && !closed {
+        if !self.forgotten() {
             let mut inner = self.shared.lock();
             inner.session.abandon_query(self.query_id, Instant::now());
             inner.wake_driver();
@@ -453,6 +460,10 @@ impl Subscription {
     /// # Errors
     /// [`SessionError`] when the request cannot be sent.
     pub async fn unsubscribe(&self) -> Result<(), SessionError> {
+        if self.0.forgotten() {
+            // Closed already; the id may be another query's.
+            return Ok(());
+        }
         let id = self.0.query_id;
         let mut f = |s: &mut ClientSession, now| s.unsubscribe(id, now);
         poll_fn(|cx| self.0.shared.poll_call(cx, &mut f)).await
@@ -491,23 +502,11 @@ mod tests {
     use super::*;
     use crate::shared::Shared;
 
-    /// Answers whose Query Closed it has taken, dropped after the id went to
-    /// a new query (the ids wrap after 65,536), leave the new query alone.
-    #[test]
-    fn dropping_closed_answers_leaves_a_new_query_with_their_id_alone() {
-        let now = Instant::now();
-        let shared = Shared::new(ClientSession::new(ClientConfig::default(), now));
-        let filter = || Filter::builder().build().expect("empty");
-        let closed = |query_id| {
-            ServerMessage::QueryClosed {
-                query_id,
-                code: QueryClosedCode::OnRequest,
-            }
-            .to_bytes()
-        };
+    /// A record signed by a fresh key, answering an empty filter.
+    fn sample_record() -> Record {
         let identity = mosaic_tls::Identity::generate().expect("rng");
         let key = identity.public_key().to_bytes();
-        let sample = mosaic_proto::RecordParts {
+        mosaic_proto::RecordParts {
             signing_key: key,
             author_key: key,
             kind: mosaic_proto::Kind::from_bytes([0, 0, 0, 0, 1, 0, 1, 0x1c]),
@@ -518,15 +517,30 @@ mod tests {
             payload: b"hello",
         }
         .sign(identity.signing_key())
-        .expect("fits");
-        let record = |query_id| {
-            ServerMessage::Record {
-                query_id,
-                record: sample.clone(),
-            }
-            .to_bytes()
-        };
-        let old = shared.lock().session.query(filter(), 0, now).expect("id");
+        .expect("fits")
+    }
+
+    fn closed(query_id: QueryId) -> bytes::Bytes {
+        ServerMessage::QueryClosed {
+            query_id,
+            code: QueryClosedCode::OnRequest,
+        }
+        .to_bytes()
+    }
+
+    /// A subscription's answers that have taken its Query Closed (not yet
+    /// handed out), and a new subscription that got the same id after every
+    /// other id was used once (the ids wrap after 65,536), nothing queued.
+    fn closed_answers_and_a_new_subscription_with_their_id()
+    -> (Arc<Shared<ClientSession>>, Answers, QueryId) {
+        let now = Instant::now();
+        let shared = Shared::new(ClientSession::new(ClientConfig::default(), now));
+        let everything = || Filter::builder().build().expect("empty");
+        let old = shared
+            .lock()
+            .session
+            .subscribe(everything(), 0, now)
+            .expect("id");
         let mut answers = Answers {
             shared: shared.clone(),
             query_id: old,
@@ -535,14 +549,12 @@ mod tests {
         };
         {
             let mut inner = shared.lock();
-            inner.session.handle_binary(record(old), now);
             inner.session.handle_binary(closed(old), now);
             inner.session.take_events_for(old, &mut answers.taken);
         }
-        // Every other id once, then the old one again.
         let new = loop {
             let mut inner = shared.lock();
-            let id = inner.session.query(filter(), 0, now).expect("id");
+            let id = inner.session.subscribe(everything(), 0, now).expect("id");
             while inner.session.poll_transmit(now).is_some() {}
             if id == old {
                 break id;
@@ -550,12 +562,40 @@ mod tests {
             inner.session.handle_binary(closed(id), now);
             assert!(inner.session.poll_event().is_some());
         };
+        (shared, answers, new)
+    }
+
+    /// Dropped, such answers leave the new subscription alone: no
+    /// Unsubscribe for it, and its records are delivered.
+    #[test]
+    fn dropping_closed_answers_leaves_a_new_query_with_their_id_alone() {
+        let (shared, answers, new) = closed_answers_and_a_new_subscription_with_their_id();
+        let now = Instant::now();
         drop(answers);
         let mut inner = shared.lock();
-        inner.session.handle_binary(record(new), now);
+        assert!(inner.session.poll_transmit(now).is_none(), "no Unsubscribe");
+        let record = ServerMessage::Record {
+            query_id: new,
+            record: sample_record(),
+        };
+        inner.session.handle_binary(record.to_bytes(), now);
         assert!(
             matches!(inner.session.poll_event(), Some(ClientEvent::Record { query_id, .. }) if query_id == new),
             "the new query's record is delivered"
+        );
+    }
+
+    /// Unsubscribing such a subscription sends nothing: the id is not its own.
+    #[test]
+    fn unsubscribing_a_closed_subscription_leaves_a_new_one_with_its_id_alone() {
+        let (shared, answers, _) = closed_answers_and_a_new_subscription_with_their_id();
+        let subscription = Subscription(answers);
+        let unsubscribed = futures_util::FutureExt::now_or_never(subscription.unsubscribe());
+        assert!(matches!(unsubscribed, Some(Ok(()))));
+        let now = Instant::now();
+        assert!(
+            shared.lock().session.poll_transmit(now).is_none(),
+            "no Unsubscribe"
         );
     }
 }
