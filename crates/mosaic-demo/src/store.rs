@@ -199,16 +199,19 @@ impl MemoryStore {
                     .filter_map(|i| state.records.get(&(Reverse(i.timestamp()), *i)))
                     .map(|stored| &stored.record)
                     .collect();
-                let newer_exists = versions
-                    .iter()
-                    .any(|v| v.timestamp() >= record.timestamp() && replaces(v, record));
+                // A newer version either may replace is served instead
+                // (an old master-signed version sent again included); this
+                // one is accepted but not kept.
+                let newer_exists = versions.iter().any(|v| {
+                    v.timestamp() >= record.timestamp()
+                        && (replaces(v, record) || replaces(record, v))
+                });
                 if newer_exists {
-                    // A newer version is served instead; this one is accepted but not kept.
                     return SubmissionResultCode::Ok;
                 }
                 let older: Vec<Id> = versions
                     .iter()
-                    .filter(|v| replaces(record, v))
+                    .filter(|v| v.timestamp() < record.timestamp() && replaces(record, v))
                     .map(|v| v.id())
                     .collect();
                 for old in older {
@@ -386,11 +389,16 @@ impl MemoryStore {
             sender.send_record(query, record).await?;
         }
         sender.locally_complete(query).await?;
-        // Live records that came meanwhile, batch by batch (records coming
-        // while a batch is sent are held for the next), then live delivery,
-        // which starts only once none is held: no record overtakes another.
+        // Live records that came meanwhile, then live delivery. Held records
+        // are queued under the store's lock while the queue takes them, and
+        // once none is left live delivery resumes under that same lock,
+        // right behind them: no record overtakes another. When the queue is
+        // full, the oldest held record waits for room, newer ones staying
+        // held behind it, and the rest are tried again: this ends as soon as
+        // the queue has room for what is held (a reader that falls behind
+        // is closed as too slow once too much is held).
         loop {
-            let held = {
+            let oldest = {
                 let mut state = self.lock();
                 let Some(subscriber) = state
                     .subscribers
@@ -399,17 +407,26 @@ impl MemoryStore {
                 else {
                     return Ok(());
                 };
-                let held = subscriber.catching_up.take().unwrap_or_default();
-                subscriber.catching_up_bytes = 0;
+                let mut held = subscriber.catching_up.take().unwrap_or_default();
+                let mut queued = 0;
+                for record in &held {
+                    match sender.try_send_record(query, record) {
+                        Ok(()) => queued += 1,
+                        Err(SessionError::QueueFull { .. }) => break,
+                        Err(error) => return Err(error),
+                    }
+                }
+                held.drain(..queued);
                 if held.is_empty() {
+                    subscriber.catching_up_bytes = 0;
                     break;
                 }
-                subscriber.catching_up = Some(Vec::new());
-                held
+                let oldest = held.remove(0);
+                subscriber.catching_up_bytes = held.iter().map(Record::len).sum();
+                subscriber.catching_up = Some(held);
+                oldest
             };
-            for record in &held {
-                sender.send_record(query, record).await?;
-            }
+            sender.send_record(query, &oldest).await?;
         }
         Ok(())
     }
@@ -616,9 +633,14 @@ mod tests {
         assert_eq!(store.submit(&stale, &anyone), SubmissionResultCode::Ok);
         assert_eq!(
             ids(&by_address(&store, &genuine)),
-            ids(&[forged, update.clone()])
+            ids(&[forged.clone(), update.clone()])
         );
-        // The author's master key replaces every version.
+        // An old master-signed version, sent again, is held back by newer
+        // versions it would replace.
+        let old_master = profile(&author, &author, 1, 5);
+        assert_eq!(store.submit(&old_master, &anyone), SubmissionResultCode::Ok);
+        assert_eq!(ids(&by_address(&store, &genuine)), ids(&[forged, update]));
+        // The author's master key replaces every older version.
         let master = profile(&author, &author, 1, 2_000_000);
         assert_eq!(store.submit(&master, &anyone), SubmissionResultCode::Ok);
         assert_eq!(ids(&by_address(&store, &genuine)), ids(&[master]));
