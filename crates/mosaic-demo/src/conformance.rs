@@ -38,8 +38,9 @@ pub enum Report {
     Accepted(PeerIdentity),
     /// A Mosaic connection ended.
     Closed(Closed),
-    /// A nostr connection was handed over (dual-stack mode).
-    Nostr(PeerIdentity),
+    /// A nostr connection was handed over (dual-stack mode), from this
+    /// identity and address; the server greeted it with a text message.
+    Nostr(PeerIdentity, Option<SocketAddr>),
     /// A handshake failed or was refused.
     Refused(String),
 }
@@ -189,8 +190,11 @@ macro_rules! conformance_tests {
     };
 }
 
+/// What the server under test sends a nostr connection.
+pub const NOSTR_GREETING: &str = "[\"NOTICE\",\"nostr is not served here\"]";
+
 /// The server side every harness runs for an accepted connection.
-pub async fn serve_accepted<N>(
+pub async fn serve_accepted<N: mosaic_ws::WebSocket>(
     accepted: Accepted<N>,
     store: Arc<MemoryStore>,
     reports: Sender<Report>,
@@ -203,8 +207,13 @@ pub async fn serve_accepted<N>(
             let _ = reports.send(Report::Closed(sender.closed().await));
         }
         Accepted::Nostr(nostr) => {
-            let peer = *nostr.peer_identity();
-            let _ = reports.send(Report::Nostr(peer));
+            // Taken apart, as a nostr library wanting the stream would.
+            let remote = nostr.remote_addr();
+            let (mut stream, peer, permit) = nostr.into_parts();
+            let _ = reports.send(Report::Nostr(peer, remote));
+            let _ = futures_util::SinkExt::send(&mut stream, Message::text(NOSTR_GREETING)).await;
+            let _ = futures_util::SinkExt::close(&mut stream).await;
+            drop(permit);
         }
     }
 }
@@ -381,13 +390,17 @@ pub fn dual_stack_hands_nostr_over(harness: &impl Harness) {
             .expect("policy");
     });
     let mut witness = Witness::open(harness, &server);
-    let (ws, response) = tungstenite::client(upgrade_request(&server, None), raw_tls(&server))
+    let (mut ws, response) = tungstenite::client(upgrade_request(&server, None), raw_tls(&server))
         .expect("nostr upgrade");
     assert!(response.headers().get("sec-websocket-protocol").is_none());
+    let local = ws.get_ref().sock.local_addr().expect("local address");
     assert!(matches!(
         server.report(),
-        Report::Nostr(PeerIdentity::Anonymous)
+        Report::Nostr(PeerIdentity::Anonymous, Some(remote)) if remote == local
     ));
+    // The stream the handler took over works.
+    let greeting = ws.read().expect("the server's greeting");
+    assert_eq!(greeting, Message::text(NOSTR_GREETING));
     drop(ws);
     witness.check_alive(harness);
 }

@@ -526,9 +526,12 @@ impl<T: Transport> Incoming<T> {
                 let _ = entry.set(registry.register(connection.shutdown_hook()));
                 Ok(Accepted::Mosaic(connection))
             }
-            (Ok(ws), Some(UpgradeOutcome::Nostr)) => {
-                Ok(Accepted::Nostr(NostrConnection::new(ws, peer, slot)))
-            }
+            (Ok(ws), Some(UpgradeOutcome::Nostr)) => Ok(Accepted::Nostr(NostrConnection::new(
+                ws,
+                peer,
+                Some(remote_addr),
+                slot,
+            ))),
             (_, Some(UpgradeOutcome::Rejected { status, reason })) => {
                 Err(AcceptError::Rejected { status, reason })
             }

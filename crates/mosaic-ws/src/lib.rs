@@ -24,7 +24,9 @@ pub use info::{ConnectionInfo, ExtensionTable};
 pub use limits::Limits;
 pub use options::{ClientOptions, ServerOptions};
 pub use runtime::{Runtime, Task};
-pub use server::{Accepted, NostrConnection, ServerConnection, ServerReceiver, ServerSender};
+pub use server::{
+    Accepted, ConnectionPermit, NostrConnection, ServerConnection, ServerReceiver, ServerSender,
+};
 pub use transport::Transport;
 pub use upgrade::{UpgradeOutcome, answer_upgrade, upgrade_callback};
 

@@ -1,6 +1,7 @@
 //! The server's side of a Mosaic connection: requests in, answers out.
 
 use std::future::poll_fn;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,36 +24,66 @@ pub enum Accepted<N> {
 }
 
 /// A nostr WebSocket handed over in dual-stack mode, with the client's TLS
-/// identity. It dereferences to the WebSocket stream, and holds the
-/// connection's place within the server's connection limit until dropped.
+/// identity and address. It dereferences to the WebSocket stream, and holds
+/// the connection's place within the server's connection limit until
+/// dropped; [`NostrConnection::into_parts`] gives the stream away.
 pub struct NostrConnection<N> {
     /// The stream and the identity in one box: an `Accepted` stays as small
     /// as a Mosaic connection's handles, so that a handler task holding one
     /// is not sized by the rare nostr case.
     inner: Box<NostrParts<N>>,
-    _hold: Box<dyn Send + Sync>,
+    permit: ConnectionPermit,
 }
 
 struct NostrParts<N> {
     stream: N,
     peer: mosaic_tls::PeerIdentity,
+    remote_addr: Option<SocketAddr>,
+}
+
+/// A connection's place within the server's connection limit, freed when
+/// this is dropped.
+pub struct ConnectionPermit(#[allow(dead_code, reason = "held for its drop")] Box<dyn Send + Sync>);
+
+impl std::fmt::Debug for ConnectionPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionPermit").finish_non_exhaustive()
+    }
 }
 
 impl<N> NostrConnection<N> {
     pub(crate) fn new(
         stream: N,
         peer: mosaic_tls::PeerIdentity,
+        remote_addr: Option<SocketAddr>,
         hold: impl Send + Sync + 'static,
     ) -> Self {
         NostrConnection {
-            inner: Box::new(NostrParts { stream, peer }),
-            _hold: Box::new(hold),
+            inner: Box::new(NostrParts {
+                stream,
+                peer,
+                remote_addr,
+            }),
+            permit: ConnectionPermit(Box::new(hold)),
         }
     }
 
     /// Who the client proved to be in the TLS handshake.
     pub fn peer_identity(&self) -> &mosaic_tls::PeerIdentity {
         &self.inner.peer
+    }
+
+    /// The client's address.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.inner.remote_addr
+    }
+
+    /// The WebSocket stream, for a nostr library that wants to own it, with
+    /// the client's identity and the permit that holds the connection's
+    /// place within the server's limit: keep it as long as the stream.
+    pub fn into_parts(self) -> (N, mosaic_tls::PeerIdentity, ConnectionPermit) {
+        let NostrParts { stream, peer, .. } = *self.inner;
+        (stream, peer, self.permit)
     }
 }
 
@@ -74,6 +105,7 @@ impl<N> std::fmt::Debug for NostrConnection<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NostrConnection")
             .field("peer", &self.inner.peer)
+            .field("remote_addr", &self.inner.remote_addr)
             .finish_non_exhaustive()
     }
 }
