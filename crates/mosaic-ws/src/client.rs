@@ -396,6 +396,11 @@ impl Records {
 
     /// Collects every record until the query completes.
     ///
+    /// All of them are held at once, and the server decides how many come
+    /// (a Query with LIMIT 0, a Get of an address with many versions): from
+    /// a server not trusted that far, take them with [`Records::next`], or
+    /// set a LIMIT.
+    ///
     /// # Errors
     /// The first error in the stream.
     pub async fn collect_all(mut self) -> Result<Vec<Record>, RequestError> {

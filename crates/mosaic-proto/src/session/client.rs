@@ -1,14 +1,14 @@
 //! The client side of a connection: query ids, routing answers to their
 //! queries, matching submission results, and ignoring what was not asked for.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::{Core, KeepaliveConfig, SessionError, Transmit};
 use crate::{
-    ClientExtension, ClientMessage, CloseCode, DecodeError, DecodeOptions, Disposition, Filter,
+    ClientExtension, ClientMessage, CloseCode, DecodeError, DecodeOptions, Disposition, Filter, Id,
     IdPrefix, QueryClosedCode, QueryId, Record, Reference, References, ServerExtension,
     ServerMessage, SubmissionResultCode,
 };
@@ -132,9 +132,18 @@ impl ClientEvent {
 
 #[derive(Debug)]
 enum Asked {
-    Get(References),
+    /// A Get, with the IDs of the records it has had: a record names itself,
+    /// so one sent again answers nothing (a server repeating one record
+    /// without end would otherwise fill an application collecting them).
+    Get {
+        references: References,
+        answered: HashSet<Id>,
+    },
     Query(Filter),
-    Subscribe { filter: Filter, complete: bool },
+    Subscribe {
+        filter: Filter,
+        complete: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -161,6 +170,15 @@ const MAX_IGNORED_EVENTS: usize = 16;
 const MAX_IGNORED_BYTES: usize = crate::MAX_RECORD_LEN;
 
 impl Pending {
+    /// Whether a Get has not had `record` before (noting it); always true
+    /// for queries and subscriptions, whose LIMIT bounds them.
+    fn first_time(&mut self, record: &Record) -> bool {
+        match &mut self.asked {
+            Asked::Get { answered, .. } => answered.insert(record.id()),
+            _ => true,
+        }
+    }
+
     /// Whether `record` answers this query.
     fn answers(&self, record: &Record) -> bool {
         let counted = !matches!(self.asked, Asked::Subscribe { complete: true, .. });
@@ -168,7 +186,7 @@ impl Pending {
             return false;
         }
         match &self.asked {
-            Asked::Get(references) => references.iter().any(|r| match r {
+            Asked::Get { references, .. } => references.iter().any(|r| match r {
                 Reference::Id(id) => id == record.id(),
                 Reference::Address(address) => address == record.address(),
             }),
@@ -332,7 +350,11 @@ impl ClientSession {
                     query_id,
                     references: references.clone(),
                 };
-                (message, Asked::Get(references), 0)
+                let asked = Asked::Get {
+                    references,
+                    answered: HashSet::new(),
+                };
+                (message, asked, 0)
             },
             now,
         )
@@ -473,22 +495,24 @@ impl ClientSession {
     fn handle_message(&mut self, message: ServerMessage) {
         let event = match message {
             ServerMessage::Record { query_id, record } => {
+                let check = self.config.check_answers;
                 match self.open.iter_mut().find(|q| q.id == query_id) {
                     None => ClientEvent::Ignored(Ignored::UnknownQuery(ServerMessage::Record {
                         query_id,
                         record,
                     })),
-                    Some(pending) if self.config.check_answers && !pending.answers(&record) => {
-                        ClientEvent::Ignored(Ignored::NotAnAnswer { query_id, record })
-                    }
                     Some(pending) => {
-                        // Saturating: live records after Locally Complete
-                        // are counted too, without end.
-                        pending.received = pending.received.saturating_add(1);
-                        if pending.abandoned {
-                            return;
+                        if check && !(pending.answers(&record) && pending.first_time(&record)) {
+                            ClientEvent::Ignored(Ignored::NotAnAnswer { query_id, record })
+                        } else {
+                            // Saturating: live records after Locally Complete
+                            // are counted too, without end.
+                            pending.received = pending.received.saturating_add(1);
+                            if pending.abandoned {
+                                return;
+                            }
+                            ClientEvent::Record { query_id, record }
                         }
-                        ClientEvent::Record { query_id, record }
                     }
                 }
             }

@@ -1004,6 +1004,35 @@ fn ignored_events_are_capped() {
     assert!(c.closed().is_none());
 }
 
+/// A record names itself: a Get answered with the same record again gets
+/// nothing more (a server repeating it without end would fill an
+/// application collecting the answers).
+#[test]
+fn a_get_takes_each_record_once() {
+    let mut c = client();
+    let record = sample_record();
+    let g = c
+        .get(
+            References::from_refs(&[Reference::Id(record.id())]).expect("one"),
+            t(0),
+        )
+        .expect("id");
+    let answer = ServerMessage::Record {
+        query_id: g,
+        record: record.clone(),
+    };
+    assert!(matches!(
+        from_server(&mut c, answer.clone()),
+        Some(ClientEvent::Record { .. })
+    ));
+    for _ in 0..3 {
+        assert!(matches!(
+            from_server(&mut c, answer.clone()),
+            Some(ClientEvent::Ignored(Ignored::NotAnAnswer { .. }))
+        ));
+    }
+}
+
 /// Records for no open query (or that answer nothing) are the server's doing:
 /// however large, they never stop input, which would stall every query of an
 /// application that does not read ignored events; their own bounds hold.
