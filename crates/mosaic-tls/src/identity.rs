@@ -154,17 +154,39 @@ impl Identity {
     /// Reads a secret key written by [`save`](Self::save), by OpenSSL
     /// (`openssl genpkey -algorithm ed25519`) or by GnuTLS
     /// (`certtool --generate-privkey --key-type ed25519`).
+    ///
+    /// At most [`Identity::MAX_KEY_FILE_LEN`] bytes are read: a key is about
+    /// 120, and a path to a large file (or `/dev/zero`) must not fill memory.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        use std::io::Read as _;
+
         let path = path.as_ref();
-        let pem = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-            ConfigError::KeyFile {
-                action: "read",
-                path: path.to_path_buf(),
-                source,
-            }
-        })?);
+        let failed = |source| ConfigError::KeyFile {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut pem = Zeroizing::new(String::new());
+        std::fs::File::open(path)
+            .and_then(|file| {
+                file.take(Self::MAX_KEY_FILE_LEN + 1)
+                    .read_to_string(&mut pem)
+            })
+            .map_err(failed)?;
+        if pem.len() as u64 > Self::MAX_KEY_FILE_LEN {
+            return Err(failed(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "larger than {} bytes: not a key file",
+                    Self::MAX_KEY_FILE_LEN
+                ),
+            )));
+        }
         Self::from_pkcs8_pem(&pem)
     }
+
+    /// The most bytes [`Identity::load`] reads.
+    pub const MAX_KEY_FILE_LEN: u64 = 64 * 1024;
 
     /// The self-signed X.509 certificate (DER) carrying the public key; see
     /// the crate documentation for its contents. The same key always gives
@@ -268,6 +290,24 @@ mod tests {
         let debug = format!("{identity:?}");
         assert!(debug.contains(&identity.mopub()));
         assert!(!debug.contains(&mosec[6..]), "{debug}");
+    }
+
+    /// A key file is read up to 64 KiB: a large file, or one without end,
+    /// is refused without filling memory.
+    #[test]
+    fn loading_reads_a_bounded_file() {
+        let dir = std::env::temp_dir().join(format!("mosaic-tls-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let big = dir.join("big.pem");
+        std::fs::write(&big, vec![b'A'; 64 * 1024 + 1]).unwrap();
+        let error = Identity::load(&big).unwrap_err().to_string();
+        assert!(error.contains("larger than 65536 bytes"), "{error}");
+        #[cfg(target_os = "linux")]
+        {
+            let error = Identity::load("/dev/zero").unwrap_err().to_string();
+            assert!(error.contains("larger than"), "{error}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
