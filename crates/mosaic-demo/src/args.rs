@@ -26,12 +26,13 @@ usage: server [--listen ADDR] [--key-file PATH] [--extensions NAMES] [--service-
 /// Usage of the `client` example.
 pub const CLIENT_USAGE: &str = "\
 usage: client --server-key MOPUB [--url URL] [--key-file PATH] [--cert-type x509|rpk]
-              [--extensions NAMES] [--tls13-only]
+              [--server-cert-type x509|rpk] [--extensions NAMES] [--tls13-only]
   --server-key MOPUB   the server's mopub0 key (pinned: any other key fails the handshake)
   --url URL            wss://host[:port]/ (default wss://127.0.0.1:8443/)
   --key-file PATH      client key for client authentication, PKCS#8 PEM; loaded when
                        present, generated and saved otherwise (default: anonymous)
-  --cert-type TYPE     client certificate: x509 (default) or rpk
+  --cert-type TYPE     client certificate: x509 (default) or rpk (needs --key-file)
+  --server-cert-type TYPE  the server certificate to ask for: x509 (default) or rpk
   --extensions NAMES   ';'-separated extension names to request
   --tls13-only         refuse TLS 1.2";
 
@@ -67,10 +68,21 @@ pub struct ClientArgs {
     pub key_file: Option<PathBuf>,
     /// `--cert-type`.
     pub cert_type: CertType,
+    /// `--server-cert-type`.
+    pub server_cert_type: CertType,
     /// `--extensions`.
     pub extensions: Option<String>,
     /// `--tls13-only`.
     pub tls13_only: bool,
+}
+
+/// A `--cert-type` value: x509 or rpk.
+fn cert_type(flag: &str, value: &str) -> Result<CertType, String> {
+    match value {
+        "x509" => Ok(CertType::X509),
+        "rpk" => Ok(CertType::RawPublicKey),
+        other => Err(format!("{flag}: unknown type {other:?}")),
+    }
 }
 
 /// Takes the value after a flag.
@@ -188,7 +200,8 @@ impl ClientArgs {
         let mut url = "wss://127.0.0.1:8443/".to_owned();
         let mut server_key = None;
         let mut key_file = None;
-        let mut cert_type = CertType::X509;
+        let mut client_cert_type = None;
+        let mut server_cert_type = CertType::X509;
         let mut extension_names = None;
         let mut tls13_only = false;
         let mut args = args.into_iter();
@@ -200,11 +213,10 @@ impl ClientArgs {
                 "--extensions" => extension_names = Some(value(&flag, &mut args)?),
                 "--tls13-only" => tls13_only = true,
                 "--cert-type" => {
-                    cert_type = match value(&flag, &mut args)?.as_str() {
-                        "x509" => CertType::X509,
-                        "rpk" => CertType::RawPublicKey,
-                        other => return Err(format!("--cert-type: unknown type {other:?}")),
-                    }
+                    client_cert_type = Some(cert_type(&flag, &value(&flag, &mut args)?)?);
+                }
+                "--server-cert-type" => {
+                    server_cert_type = cert_type(&flag, &value(&flag, &mut args)?)?;
                 }
                 "--help" | "-h" => return Err(CLIENT_USAGE.to_owned()),
                 other => return Err(format!("unknown flag {other:?}\n{CLIENT_USAGE}")),
@@ -212,11 +224,15 @@ impl ClientArgs {
         }
         let server_key =
             server_key.ok_or_else(|| format!("--server-key is required\n{CLIENT_USAGE}"))?;
+        if client_cert_type.is_some() && key_file.is_none() {
+            return Err("--cert-type is the client certificate's: it needs --key-file".to_owned());
+        }
         Ok(ClientArgs {
             url,
             server_key,
             key_file,
-            cert_type,
+            cert_type: client_cert_type.unwrap_or(CertType::X509),
+            server_cert_type,
             extensions: extension_names,
             tls13_only,
         })
@@ -237,7 +253,8 @@ impl ClientArgs {
     pub fn options(&self, identity: Option<Identity>) -> Result<ClientOptions, String> {
         let mut tls = ClientTls::builder_from_mopub(&self.server_key)
             .map_err(|e| format!("--server-key: {e}"))?
-            .versions(versions(self.tls13_only));
+            .versions(versions(self.tls13_only))
+            .server_cert_type(self.server_cert_type);
         if let Some(identity) = identity {
             tls = tls.identity(identity, self.cert_type);
         }
@@ -295,12 +312,27 @@ mod tests {
             &server.mopub(),
             "--url",
             "wss://[::1]:9000/",
+            "--key-file",
+            "client.pem",
             "--cert-type",
+            "rpk",
+            "--server-cert-type",
             "rpk",
         ]))
         .expect("valid flags");
         assert_eq!(args.cert_type, CertType::RawPublicKey);
-        assert!(args.options(None).is_ok());
+        assert_eq!(args.server_cert_type, CertType::RawPublicKey);
+        assert!(
+            args.options(Some(Identity::generate().expect("rng")))
+                .is_ok()
+        );
+        let no_key = ClientArgs::parse(strings(&[
+            "--server-key",
+            &server.mopub(),
+            "--cert-type",
+            "rpk",
+        ]));
+        assert!(no_key.is_err(), "a client certificate type needs a key");
         assert!(
             ClientArgs::parse(strings(&["--url", "wss://x/"])).is_err(),
             "server key required"

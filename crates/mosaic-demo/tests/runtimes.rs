@@ -85,3 +85,41 @@ mod driving {
         );
     }
 }
+
+mod programs {
+    use std::sync::mpsc;
+
+    use super::harness::OnTokio;
+    use mosaic_demo::conformance::Harness as _;
+    use mosaic_demo::{ClientArgs, MemoryStore, ServerArgs, store};
+    use mosaic_tls::Identity;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The example client reaches the example server when it offers only raw
+    /// public keys, once it asks for one (`--server-cert-type rpk`).
+    #[test]
+    fn the_example_client_asks_a_raw_public_key_server_for_one() {
+        let identity = Identity::generate().expect("rng");
+        let mopub = identity.mopub();
+        let server = ServerArgs::parse(strings(&["--cert-type", "rpk"])).expect("server flags");
+        let options = server.options(identity).expect("server options");
+        let (reports, _seen) = mpsc::channel();
+        let store = MemoryStore::new(10, store::full_validation());
+        let (addr, _shutdown) = OnTokio.start_server(options, store, reports);
+        let url = format!("wss://{addr}/");
+        let client = |extra: &[&str]| {
+            let mut flags = strings(&["--server-key", &mopub, "--url", &url]);
+            flags.extend(strings(extra));
+            let args = ClientArgs::parse(flags).expect("client flags");
+            OnTokio.connect(&args.url, &args.options(None).expect("client options"))
+        };
+        assert!(
+            client(&[]).is_err(),
+            "an X.509 certificate is asked for by default"
+        );
+        assert!(client(&["--server-cert-type", "rpk"]).is_ok());
+    }
+}
