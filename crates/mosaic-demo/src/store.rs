@@ -34,6 +34,12 @@ const SYNC_ERROR: u8 = 0x93;
 const MAX_CATCH_UP: usize = 1024;
 const MAX_CATCH_UP_BYTES: usize = 4 << 20;
 
+/// Outbound queue room a Get, Query or subscription catch-up leaves free as
+/// it streams stored records, for live records to other subscriptions on
+/// the same connection (sent without waiting): the largest record and its
+/// header. The session caps it at half the queue.
+const LIVE_ROOM: usize = mosaic_proto::MAX_RECORD_LEN + 8;
+
 /// The record bytes [`MemoryStore::new`] keeps at most, besides its count:
 /// records may be 1 MiB each, so a count alone does not bound memory.
 pub const DEFAULT_MAX_BYTES: usize = 256 << 20;
@@ -386,7 +392,7 @@ impl MemoryStore {
             stored
         };
         for record in &stored {
-            sender.send_record(query, record).await?;
+            sender.send_record_leaving(query, record, LIVE_ROOM).await?;
         }
         sender.locally_complete(query).await?;
         // Live records that came meanwhile, then live delivery. Held records
@@ -439,7 +445,7 @@ async fn answer(
     records: Vec<Record>,
 ) -> Result<(), SessionError> {
     for record in &records {
-        match sender.send_record(query, record).await {
+        match sender.send_record_leaving(query, record, LIVE_ROOM).await {
             Ok(()) => {}
             // The client cancelled, or its limit is met: stop sending.
             Err(SessionError::UnknownQuery(_)) => return Ok(()),
@@ -499,12 +505,9 @@ fn remove(state: &mut State, id: &Id) {
 
 /// Delivers a new record to every subscription it matches; returns how many.
 /// A subscriber whose queue is full is closed (it stopped keeping up), so
-/// memory stays bounded and no record is silently skipped. This demo's
-/// policy has a known edge: a Get or Query answer in progress on the same
-/// connection keeps its queue near full (each record waits for room), so a
-/// large live record can find no room and close a client that reads
-/// steadily; a production store would pace its answers below the limit or
-/// hold live records per subscriber.
+/// memory stays bounded and no record is silently skipped. Answers streamed
+/// on the same connection leave [`LIVE_ROOM`] free for these, so a client
+/// that reads steadily is not closed for a query in progress.
 fn deliver(state: &mut State, record: &Record, received_at: Timestamp) -> usize {
     let mut delivered = 0;
     state.subscribers.retain_mut(|s| {
@@ -795,6 +798,98 @@ mod tests {
         }
     }
 
+    /// A store serving one connection over a [`Pipe`], on a smol executor
+    /// ticked by hand: each step runs until nothing more can.
+    struct Served {
+        executor: Arc<smol::Executor<'static>>,
+        pipe: PipeEnd,
+        store: Arc<MemoryStore>,
+    }
+
+    impl Served {
+        /// A connection whose outbound queue holds `max_outbound_bytes`, and
+        /// whose reader takes one message at a time, when the test does.
+        fn new(max_outbound_bytes: usize) -> Served {
+            let executor = Arc::new(smol::Executor::new());
+            let runtime = {
+                let executor = executor.clone();
+                mosaic_ws_async_std::AsyncStd::with_spawner(move |task| {
+                    executor.spawn(task).detach()
+                })
+            };
+            let identity = Identity::generate().expect("rng");
+            let tls = mosaic_tls::ServerTls::builder(identity)
+                .build()
+                .expect("tls");
+            let mut options = ServerOptions::new(tls);
+            options.session.max_outbound_bytes = max_outbound_bytes;
+            options.session.keepalive = None;
+            let pipe = PipeEnd(Arc::new(Mutex::new(Pipe {
+                room: 1,
+                ..Pipe::default()
+            })));
+            let info = ConnectionInfo::new(Default::default(), PeerIdentity::Anonymous, None);
+            let connection = ServerConnection::start(pipe.clone(), info, &options, runtime);
+            let store = MemoryStore::new(100, full_validation());
+            executor.spawn(store.clone().serve(connection)).detach();
+            Served {
+                executor,
+                pipe,
+                store,
+            }
+        }
+
+        fn settle(&self) {
+            while self.executor.try_tick() {}
+        }
+
+        fn submit(&self, record: &Record) {
+            let code = self.store.submit(record, &PeerIdentity::Anonymous);
+            assert_eq!(code, SubmissionResultCode::Ok);
+            self.settle();
+        }
+
+        fn send(&self, message: mosaic_proto::ClientMessage) {
+            let bytes = message.to_bytes();
+            self.pipe
+                .with(|p| p.inbound.push_back(tungstenite::Message::Binary(bytes)));
+            self.settle();
+        }
+
+        /// The next message the server sent, if one waits.
+        fn take_one(&self) -> Option<mosaic_proto::ServerMessage> {
+            let message = self.pipe.with(|p| p.outbound.pop_front())?;
+            self.settle();
+            match message {
+                tungstenite::Message::Binary(bytes) => Some(
+                    mosaic_proto::ServerMessage::decode(bytes, &Default::default()).expect("valid"),
+                ),
+                other => panic!("not a Mosaic message: {other:?}"),
+            }
+        }
+
+        /// The IDs of the records in what the server sends until it stops
+        /// (`None` for any other message).
+        fn take_all(&self) -> Vec<Option<Id>> {
+            std::iter::from_fn(|| self.take_one())
+                .map(|m| match m {
+                    mosaic_proto::ServerMessage::Record { record, .. } => Some(record.id()),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    /// A 3 KB note (one frame: records under 4 KiB go as one) at second `s`.
+    fn note_at(author: &Identity, s: u64) -> Record {
+        let at = Timestamp::from_unix(1_700_000_000 + s, 0).record_aligned();
+        crate::script::note(author, &"x".repeat(3_000), at)
+    }
+
+    fn everything() -> Filter {
+        Filter::builder().build().expect("empty")
+    }
+
     /// Live records that come while a subscriber is still being sent the
     /// ones held during its catch-up wait their turn behind them: they are
     /// neither sent ahead of them nor do they find the queue full and close
@@ -803,105 +898,89 @@ mod tests {
     fn live_records_wait_behind_those_held_during_catch_up() {
         use mosaic_proto::{ClientMessage, QueryId, ServerMessage};
 
-        let executor = Arc::new(smol::Executor::new());
-        let runtime = {
-            let executor = executor.clone();
-            mosaic_ws_async_std::AsyncStd::with_spawner(move |task| executor.spawn(task).detach())
-        };
-        let settle = || while executor.try_tick() {};
-        let identity = Identity::generate().expect("rng");
-        let mut options = ServerOptions::new(
-            mosaic_tls::ServerTls::builder(identity)
-                .build()
-                .expect("tls"),
-        );
-        // Room for one 3 KB record and the small messages (records under
-        // 4 KiB go as one frame each).
-        options.session.max_outbound_bytes = 4_500;
-        options.session.keepalive = None;
-        let pipe = PipeEnd(Arc::new(Mutex::new(Pipe {
-            room: 1,
-            ..Pipe::default()
-        })));
-        let info = ConnectionInfo::new(Default::default(), PeerIdentity::Anonymous, None);
-        let connection = ServerConnection::start(pipe.clone(), info, &options, runtime);
-
-        let store = MemoryStore::new(100, full_validation());
+        // Room for one record and the small messages.
+        let served = Served::new(4_500);
         let author = Identity::generate().expect("rng");
-        let at = |s: u64| Timestamp::from_unix(1_700_000_000 + s, 0).record_aligned();
-        let note = |s: u64| crate::script::note(&author, &"x".repeat(3_000), at(s));
-        let stored: Vec<Record> = (0..5).map(note).collect();
-        for record in &stored {
-            assert_eq!(
-                store.submit(record, &PeerIdentity::Anonymous),
-                SubmissionResultCode::Ok
-            );
-        }
-        executor.spawn(store.clone().serve(connection)).detach();
-        let subscribe = ClientMessage::Subscribe {
+        let stored: Vec<Record> = (0..5).map(|s| note_at(&author, s)).collect();
+        stored.iter().for_each(|r| served.submit(r));
+        served.send(ClientMessage::Subscribe {
             query_id: QueryId(1),
             limit: 0,
-            filter: Filter::builder().build().expect("empty"),
-        };
-        pipe.with(|p| {
-            p.inbound
-                .push_back(tungstenite::Message::Binary(subscribe.to_bytes()))
+            filter: everything(),
         });
-        settle();
-
-        let mut received = Vec::new();
-        let take_one = || {
-            let message = pipe
-                .with(|p| p.outbound.pop_front())
-                .expect("a message waits");
-            settle();
-            match message {
-                tungstenite::Message::Binary(bytes) => {
-                    ServerMessage::decode(bytes, &Default::default()).expect("valid")
-                }
-                other => panic!("not a Mosaic message: {other:?}"),
-            }
-        };
         // Two live records come while the stored ones are sent: held.
-        let held = [note(100), note(101)];
-        for record in &held {
-            assert_eq!(
-                store.submit(record, &PeerIdentity::Anonymous),
-                SubmissionResultCode::Ok
-            );
-        }
-        settle();
-        // Read until the catch-up is under way: the stored records, then
-        // Locally Complete; the held records are being sent, one waiting
-        // for room.
+        let held = [note_at(&author, 100), note_at(&author, 101)];
+        held.iter().for_each(|r| served.submit(r));
+        // Read until the catch-up is under way.
+        let mut received = Vec::new();
         for _ in 0..5 {
-            received.push(take_one());
+            received.push(served.take_one().expect("a message"));
         }
         assert!(matches!(
             received.last(),
             Some(ServerMessage::Record { .. })
         ));
         // A third comes now, with the queue full.
-        let late = note(102);
-        assert_eq!(
-            store.submit(&late, &PeerIdentity::Anonymous),
-            SubmissionResultCode::Ok
-        );
-        settle();
-        while pipe.with(|p| !p.outbound.is_empty()) {
-            received.push(take_one());
-        }
-        let order: Vec<Option<Id>> = received
+        let late = note_at(&author, 102);
+        served.submit(&late);
+        let mut order: Vec<Option<Id>> = received
             .iter()
             .map(|m| match m {
                 ServerMessage::Record { record, .. } => Some(record.id()),
                 _ => None,
             })
             .collect();
+        order.extend(served.take_all());
         let mut expected: Vec<Option<Id>> = stored.iter().rev().map(|r| Some(r.id())).collect();
         expected.push(None); // Locally Complete
         expected.extend([&held[0], &held[1], &late].map(|r| Some(r.id())));
         assert_eq!(order, expected);
+    }
+
+    /// A Query answered on a connection whose reader is slow leaves room in
+    /// its queue for live records to a subscription on the same connection,
+    /// so one arriving mid-answer is delivered, not a reason to close it.
+    #[test]
+    fn an_answer_in_progress_leaves_room_for_live_records() {
+        use mosaic_proto::{ClientMessage, QueryId};
+
+        let served = Served::new(20_000);
+        let (author, other) = (
+            Identity::generate().expect("rng"),
+            Identity::generate().expect("rng"),
+        );
+        // More than the driver takes from the queue in one batch (16) and
+        // the queue holds (6) together.
+        let stored: Vec<Record> = (0..40).map(|s| note_at(&author, s)).collect();
+        stored.iter().for_each(|r| served.submit(r));
+        let others = Filter::builder()
+            .author_keys(&[other.public_key().to_bytes()])
+            .build()
+            .expect("filter");
+        served.send(ClientMessage::Subscribe {
+            query_id: QueryId(1),
+            limit: 0,
+            filter: others,
+        });
+        assert_eq!(
+            served.take_all(),
+            [None],
+            "Locally Complete: nothing stored"
+        );
+        // The answer fills what the slow reader leaves, and a live record comes.
+        served.send(ClientMessage::Query {
+            query_id: QueryId(2),
+            limit: 0,
+            filter: everything(),
+        });
+        let live = note_at(&other, 50);
+        served.submit(&live);
+        let got = served.take_all();
+        assert!(got.contains(&Some(live.id())), "the live record came");
+        let answered = got
+            .iter()
+            .filter(|id| stored.iter().any(|r| Some(r.id()) == **id));
+        assert_eq!(answered.count(), 40, "and the whole answer");
     }
 
     /// A connection's task lives as long as the connection, mostly idle in

@@ -266,6 +266,24 @@ impl ServerSender {
         self.call(|s, now| s.send_record(query, record, now)).await
     }
 
+    /// Like [`ServerSender::send_record`], but waits until, with the record
+    /// queued, `room` more bytes stay free (at most half the queue): for
+    /// answers sent in bulk, so that live records sent meanwhile with
+    /// [`ServerSender::try_send_record`] find room. See
+    /// [`ServerSession::send_record_leaving`].
+    ///
+    /// # Errors
+    /// See [`ServerSession::send_record`].
+    pub async fn send_record_leaving(
+        &self,
+        query: QueryRef,
+        record: &Record,
+        room: usize,
+    ) -> Result<(), SessionError> {
+        self.call(|s, now| s.send_record_leaving(query, record, room, now))
+            .await
+    }
+
     /// Sends a record now, or fails with [`SessionError::QueueFull`]: for live
     /// records, where waiting on one slow subscriber would hold up the others.
     ///

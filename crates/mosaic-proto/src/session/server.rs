@@ -427,6 +427,25 @@ impl ServerSession {
         record: &Record,
         now: Instant,
     ) -> Result<(), SessionError> {
+        self.send_record_leaving(query, record, 0, now)
+    }
+
+    /// Like [`ServerSession::send_record`], but takes the record only while,
+    /// with it queued, `room` more bytes of the outbound queue stay free (at
+    /// most half the queue; an empty queue takes any record). For answers
+    /// sent in bulk: records sent meanwhile without waiting (live ones, which
+    /// a server cannot hold up for one slow subscriber) find that room.
+    ///
+    /// # Errors
+    /// As [`ServerSession::send_record`]; [`SessionError::QueueFull`] also
+    /// when the room would not stay free.
+    pub fn send_record_leaving(
+        &mut self,
+        query: QueryRef,
+        record: &Record,
+        room: usize,
+        now: Instant,
+    ) -> Result<(), SessionError> {
         let at = self.find(query)?;
         let open = &self.open[at];
         let counted = !matches!(open.kind, QueryKind::Subscribe { complete: true });
@@ -436,7 +455,8 @@ impl ServerSession {
                 limit: open.limit,
             });
         }
-        self.core.check_room(8 + record.len())?;
+        let room = room.min(self.core.outbound.max_bytes() / 2);
+        self.core.check_room(8 + record.len() + room)?;
         if counted {
             self.open[at].sent += 1;
         }

@@ -112,6 +112,40 @@ fn a_query_is_served_then_closed() {
     );
 }
 
+/// A bulk answer leaves room free for records sent without waiting: at most
+/// half the queue, and an empty queue takes any record.
+#[test]
+fn records_sent_leaving_room_keep_it_free() {
+    let mut s = ServerSession::new(
+        ServerConfig {
+            keepalive: None,
+            idle_timeout: None,
+            max_outbound_bytes: 10_000,
+            ..ServerConfig::default()
+        },
+        t(0),
+    );
+    s.handle_binary(query_msg(4), t(1));
+    let Some(ServerEvent::Query { query, .. }) = s.poll_event() else {
+        panic!("expected a query event");
+    };
+    let record = record_with(&[], &[7; 3000], 0x1_0000);
+    let full = |r| matches!(r, Err(SessionError::QueueFull { .. }));
+    // The empty queue takes it even with room asked beyond the queue.
+    s.send_record_leaving(query, &record, 1 << 20, t(1))
+        .expect("an empty queue takes any record");
+    // Room for a second record, but not for it and 4,000 more.
+    assert!(full(s.send_record_leaving(query, &record, 4000, t(1))));
+    // Room asked beyond half the queue counts as half: 5,000 is too much too.
+    assert!(full(s.send_record_leaving(query, &record, 1 << 20, t(1))));
+    // 2,000 stay free: taken; and a record sent without asking for room
+    // (a live one) finds what was left.
+    s.send_record_leaving(query, &record, 2000, t(1))
+        .expect("room left");
+    s.send_record(query, &record, t(1)).expect("the room left");
+    assert_eq!(sent_by_server(&mut s).len(), 3);
+}
+
 #[test]
 fn record_transmits_share_the_record_bytes() {
     let mut s = no_keepalive_server();
