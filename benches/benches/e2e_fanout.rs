@@ -317,9 +317,19 @@ async fn raw_connection<W: mosaic_ws::WebSocket>(
             if ws.feed(Message::Binary(message)).await.is_err() {
                 return;
             }
+            // Batched as the baseline is: flushed when the queue
+            // runs dry, and every 64 KiB.
+            let mut unflushed = 0;
             while let Ok(message) = rx.try_recv() {
+                unflushed += message.len();
                 if ws.feed(Message::Binary(message)).await.is_err() {
                     return;
+                }
+                if unflushed >= 64 * 1024 {
+                    unflushed = 0;
+                    if ws.flush().await.is_err() {
+                        return;
+                    }
                 }
             }
             if ws.flush().await.is_err() {
