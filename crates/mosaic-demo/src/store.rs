@@ -615,38 +615,28 @@ mod tests {
             Identity::generate().expect("rng"),
         );
         let genuine = profile(&author, &subkey, 1, 10);
-        assert_eq!(store.submit(&genuine, &anyone), SubmissionResultCode::Ok);
+        // Submits `record`, then the address serves `served`, newest first.
+        let submit_then_served = |record: &Record, served: &[&Record]| {
+            assert_eq!(store.submit(record, &anyone), SubmissionResultCode::Ok);
+            let ids_served: Vec<Id> = served.iter().map(|r| r.id()).collect();
+            assert_eq!(ids(&by_address(&store, &genuine)), ids_served);
+        };
+        submit_then_served(&genuine, &[&genuine]);
         // A forgery, far in the future: it neither removes the genuine
         // version nor holds back its next one.
         let forged = profile(&author, &forger, 1, 1_000_000);
         assert_eq!(forged.address(), genuine.address());
-        assert_eq!(store.submit(&forged, &anyone), SubmissionResultCode::Ok);
-        assert_eq!(
-            ids(&by_address(&store, &genuine)),
-            ids(&[forged.clone(), genuine.clone()])
-        );
+        submit_then_served(&forged, &[&forged, &genuine]);
         let update = profile(&author, &subkey, 1, 20);
-        assert_eq!(store.submit(&update, &anyone), SubmissionResultCode::Ok);
-        assert_eq!(
-            ids(&by_address(&store, &genuine)),
-            ids(&[forged.clone(), update.clone()])
-        );
+        submit_then_served(&update, &[&forged, &update]);
         // An older version from the same signer is held back by the newer.
-        let stale = profile(&author, &subkey, 1, 15);
-        assert_eq!(store.submit(&stale, &anyone), SubmissionResultCode::Ok);
-        assert_eq!(
-            ids(&by_address(&store, &genuine)),
-            ids(&[forged.clone(), update.clone()])
-        );
+        submit_then_served(&profile(&author, &subkey, 1, 15), &[&forged, &update]);
         // An old master-signed version, sent again, is held back by newer
         // versions it would replace.
-        let old_master = profile(&author, &author, 1, 5);
-        assert_eq!(store.submit(&old_master, &anyone), SubmissionResultCode::Ok);
-        assert_eq!(ids(&by_address(&store, &genuine)), ids(&[forged, update]));
+        submit_then_served(&profile(&author, &author, 1, 5), &[&forged, &update]);
         // The author's master key replaces every older version.
         let master = profile(&author, &author, 1, 2_000_000);
-        assert_eq!(store.submit(&master, &anyone), SubmissionResultCode::Ok);
-        assert_eq!(ids(&by_address(&store, &genuine)), ids(&[master]));
+        submit_then_served(&master, &[&master]);
     }
 
     /// Records may be 1 MiB each: the store is bounded in bytes as well as in
@@ -872,11 +862,16 @@ mod tests {
         /// (`None` for any other message).
         fn take_all(&self) -> Vec<Option<Id>> {
             std::iter::from_fn(|| self.take_one())
-                .map(|m| match m {
-                    mosaic_proto::ServerMessage::Record { record, .. } => Some(record.id()),
-                    _ => None,
-                })
+                .map(|m| record_id(&m))
                 .collect()
+        }
+    }
+
+    /// The ID of the record a message carries, if it carries one.
+    fn record_id(message: &mosaic_proto::ServerMessage) -> Option<Id> {
+        match message {
+            mosaic_proto::ServerMessage::Record { record, .. } => Some(record.id()),
+            _ => None,
         }
     }
 
@@ -923,13 +918,7 @@ mod tests {
         // A third comes now, with the queue full.
         let late = note_at(&author, 102);
         served.submit(&late);
-        let mut order: Vec<Option<Id>> = received
-            .iter()
-            .map(|m| match m {
-                ServerMessage::Record { record, .. } => Some(record.id()),
-                _ => None,
-            })
-            .collect();
+        let mut order: Vec<Option<Id>> = received.iter().map(record_id).collect();
         order.extend(served.take_all());
         let mut expected: Vec<Option<Id>> = stored.iter().rev().map(|r| Some(r.id())).collect();
         expected.push(None); // Locally Complete

@@ -550,16 +550,21 @@ fn input_stops_while_the_application_lags() {
     assert!(s.wants_input());
 }
 
-#[test]
-fn client_input_stops_while_pending_records_hold_too_many_bytes() {
-    let mut c = ClientSession::new(
+/// A client whose pending answers may hold 2 KiB.
+fn client_holding_2_kib() -> ClientSession {
+    ClientSession::new(
         ClientConfig {
             keepalive: None,
             max_pending_event_bytes: 2 * 1024,
             ..ClientConfig::default()
         },
         t(0),
-    );
+    )
+}
+
+#[test]
+fn client_input_stops_while_pending_records_hold_too_many_bytes() {
+    let mut c = client_holding_2_kib();
     let id = c.query(author_filter(), 0, t(0)).expect("id");
     let big = ServerMessage::Record {
         query_id: id,
@@ -1093,14 +1098,7 @@ fn ignored_records_never_stop_input() {
             if *query_id == QueryId(902)
     ));
     // Answers still count as before, next to ignored records.
-    let mut c = ClientSession::new(
-        ClientConfig {
-            keepalive: None,
-            max_pending_event_bytes: 2 * 1024,
-            ..ClientConfig::default()
-        },
-        t(0),
-    );
+    let mut c = client_holding_2_kib();
     c.handle_binary(unknown(7).to_bytes(), t(0));
     let id = c.query(author_filter(), 0, t(0)).expect("id");
     let answer = ServerMessage::Record {
