@@ -500,7 +500,7 @@ impl Stream for Subscription {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use mosaic_proto::session::ClientConfig;
     use mosaic_proto::{Filter, ServerMessage};
 
@@ -508,7 +508,7 @@ mod tests {
     use crate::shared::Shared;
 
     /// A record signed by a fresh key, answering an empty filter.
-    fn sample_record() -> Record {
+    pub(crate) fn sample_record() -> Record {
         let identity = mosaic_tls::Identity::generate().expect("rng");
         let key = identity.public_key().to_bytes();
         mosaic_proto::RecordParts {

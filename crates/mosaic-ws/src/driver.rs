@@ -56,8 +56,11 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 const SINGLE_FRAME_MAX: usize = 4 * 1024;
 
 /// Capacity of the scratch buffer that small messages are laid out in; it is
-/// reused once tungstenite has copied what it held, and freed when the driver
-/// has nothing left to write.
+/// reused once tungstenite has copied what it held. It and the batch are
+/// kept while the connection is in use, and freed once a session deadline
+/// passes (the keepalive's, by default 30 s after the peer was last heard)
+/// with nothing left to write: a connection in use allocates neither per
+/// message or per request, and an idle one holds neither.
 const SCRATCH_LEN: usize = 8 * 1024;
 
 /// Adds `d` to `at`, saturating far in the future.
@@ -90,10 +93,13 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     /// The second frame of a Record sent in two frames, waiting for the sink.
     pending_frame: Option<Message>,
     /// Transmits taken from the session, waiting for the sink (at most one
-    /// batch; freed with the scratch buffer once all is flushed).
+    /// batch; kept and freed with the scratch buffer, see [`SCRATCH_LEN`]).
     outgoing: VecDeque<Transmit>,
     /// Where Record headers (and small records behind them) are laid out.
     scratch: BytesMut,
+    /// A session deadline passed while the buffers were in use: free them
+    /// once all is flushed.
+    release_when_flushed: bool,
     unflushed: bool,
     /// No more reading: the stream ended or failed.
     read_done: bool,
@@ -173,6 +179,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             pending_frame: None,
             outgoing: VecDeque::new(),
             scratch: BytesMut::new(),
+            release_when_flushed: false,
             unflushed: false,
             read_done: false,
             read_parked: false,
@@ -188,23 +195,21 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
 
     /// Reads while the session wants input, at most [`READS_PER_ROUND`]
     /// messages so that a fast peer cannot keep the driver from writing and
-    /// checking its timers; whether anything arrived. Messages that are
-    /// ready are gathered in batches and fed to the session under one lock.
-    fn read(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        if self.read_done {
-            return false;
-        }
+    /// checking its timers, then hands the session a due deadline; whether
+    /// anything arrived, and whether a deadline was due. Messages that are
+    /// ready are gathered in batches and fed to the session under one lock,
+    /// and the deadline is looked at under the last batch's (each lock taken
+    /// is one more chance to contend with an application task).
+    fn read_and_time(&mut self, cx: &mut Context<'_>, now: Instant) -> (bool, bool) {
         let mut progress = false;
         let mut read = 0;
-        let mut wants = {
-            let mut inner = self.shared.lock();
-            let wants = Self::wants_input(&mut inner);
-            if wants && std::mem::take(&mut inner.io_woken) {
-                self.read_parked = false;
-            }
-            wants
-        };
+        let mut inner = self.shared.lock();
+        let mut wants = !self.read_done && Self::wants_input(&mut inner);
+        if wants && std::mem::take(&mut inner.io_woken) {
+            self.read_parked = false;
+        }
         while wants && !self.read_done && !self.read_parked && read < READS_PER_ROUND {
+            drop(inner);
             let mut batch: [Option<Message>; READ_BATCH] = Default::default();
             let (mut count, mut bytes) = (0, 0);
             // `Some(None)`: the stream ended; `Some(Some(error))`: it failed.
@@ -230,12 +235,12 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     }
                 }
             }
+            inner = self.shared.lock();
             if count == 0 && end.is_none() {
                 break;
             }
             progress = true;
             read += count + usize::from(end.is_some());
-            let mut inner = self.shared.lock();
             for message in batch.iter_mut().take(count).filter_map(Option::take) {
                 self.peer_finished |= matches!(message, Message::Close(_));
                 if handle_message(&mut inner, message, now) {
@@ -260,7 +265,11 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             }
             wants = Self::wants_input(&mut inner);
         }
-        progress
+        let due = inner.session.poll_timeout().is_some_and(|d| now >= d);
+        if due {
+            inner.session.handle_timeout(now);
+        }
+        (progress, due)
     }
 
     /// Whether to read on, noting in `inner` when input is blocked. Once
@@ -309,11 +318,8 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             match self.ws.poll_flush_unpin(cx) {
                 Poll::Ready(Ok(())) => {
                     self.unflushed = false;
-                    // Nothing left to write: an idle connection keeps no
-                    // scratch buffer and no batch.
-                    if self.pending_frame.is_none() && self.outgoing.is_empty() {
-                        self.scratch = BytesMut::new();
-                        self.outgoing = VecDeque::new();
+                    if self.release_when_flushed {
+                        self.release_buffers();
                     }
                 }
                 Poll::Ready(Err(error)) => self.write_failed(error),
@@ -321,6 +327,19 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             }
         }
         progress
+    }
+
+    /// Frees the scratch buffer and the batch, now if nothing waits in them,
+    /// else once all is flushed: the connection has gone quiet (a session
+    /// deadline passed), and an idle connection holds neither.
+    fn release_buffers(&mut self) {
+        if self.unflushed || self.pending_frame.is_some() || !self.outgoing.is_empty() {
+            self.release_when_flushed = true;
+            return;
+        }
+        self.release_when_flushed = false;
+        self.scratch = BytesMut::new();
+        self.outgoing = VecDeque::new();
     }
 
     /// Takes a batch of transmits from the session into `outgoing`, under
@@ -410,26 +429,16 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         }
     }
 
-    /// Handles a due timeout; whether one was handled.
-    fn handle_timeouts(&mut self, now: Instant) -> bool {
-        let mut inner = self.shared.lock();
-        let due = inner.session.poll_timeout().is_some_and(|d| now >= d);
-        if due {
-            inner.session.handle_timeout(now);
-        }
-        due
-    }
-
-    /// Arms the timer for the next deadline, as the driver goes idle; whether
-    /// that deadline has passed already (go round again rather than sleep).
+    /// Arms the timer for the next deadline (the session's, `deadline`, or
+    /// the close timeout), as the driver goes idle; whether that deadline
+    /// has passed already (go round again rather than sleep).
     ///
     /// Arming only here, after the round's reads and writes, means that a
     /// deadline which is gone again by then (the queue's stall clock, once
     /// the queue is written out; the close timeout of a connection that
     /// finishes in this poll) costs no timer: registering one can make the
     /// runtime wake its I/O driver, a system call and a wake-up of its own.
-    fn sleep(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let deadline = self.shared.lock().session.poll_timeout();
+    fn sleep(&mut self, cx: &mut Context<'_>, now: Instant, deadline: Option<Instant>) -> bool {
         let deadline = [deadline, self.linger_until].into_iter().flatten().min();
         let Some(deadline) = deadline else {
             if self.inline {
@@ -486,7 +495,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
     /// close frame went and the peer's came; or the session is closed with
     /// nothing left to send (the peer closed or failed, or a peer that
     /// stopped reading was given up on).
-    fn done(&self, now: Instant) -> bool {
+    fn done(&self, inner: &Inner<S>, now: Instant) -> bool {
         if self.write_done || self.linger_until.is_some_and(|t| now >= t) {
             return true;
         }
@@ -496,7 +505,6 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         if self.close_sent {
             return self.peer_finished;
         }
-        let inner = self.shared.lock();
         inner.closed().is_some() && !inner.session.has_transmits()
     }
 
@@ -585,10 +593,14 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
     fn run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..ROUNDS_PER_POLL {
             let now = Instant::now();
-            let read = self.read(cx, now);
-            let fired = self.handle_timeouts(now);
+            let (read, fired) = self.read_and_time(cx, now);
             let wrote = self.write(cx, now);
-            let more = {
+            if fired {
+                self.release_buffers();
+            }
+            // One lock for what the round's end looks at: waiters, whether
+            // it is over, and the next deadline.
+            let (done, more, deadline) = {
                 let mut inner = self.shared.lock();
                 let closed = inner.closed().is_some();
                 // Only for what this round brought: events already queued
@@ -619,15 +631,22 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     // as the driver may go idle now.
                     self.linger_until = Some(later(now, self.close_timeout));
                 }
-                (read || fired || wrote) && self.more_now(&inner)
+                let done = self.done(&inner, now);
+                let more = !done && (read || fired || wrote) && self.more_now(&inner);
+                let deadline = if done || more {
+                    None
+                } else {
+                    inner.session.poll_timeout()
+                };
+                (done, more, deadline)
             };
-            if self.done(now) {
+            if done {
                 self.finish();
                 return Poll::Ready(());
             }
             // Nothing more to do now: sleep until the next deadline, unless
             // it has passed.
-            if !more && !self.sleep(cx, now) {
+            if !more && !self.sleep(cx, now, deadline) {
                 return Poll::Pending;
             }
         }
@@ -886,6 +905,67 @@ mod tests {
 
         s.run_task();
         assert_eq!(s.timers(), 2, "made by the driver task");
+    }
+
+    /// A server connection in use keeps its scratch buffer and batch from
+    /// one answer to the next (no allocation per request), and frees both
+    /// once a session deadline passes with nothing left to write.
+    #[test]
+    fn buffers_are_kept_while_in_use_and_freed_when_the_connection_goes_quiet() {
+        use mosaic_proto::session::{KeepaliveConfig, ServerConfig, ServerEvent, ServerSession};
+        use mosaic_proto::{ClientMessage, QueryId};
+
+        let config = ServerConfig {
+            keepalive: Some(KeepaliveConfig {
+                interval: Duration::from_millis(50),
+                timeout: Duration::from_secs(60),
+            }),
+            idle_timeout: None,
+            ..ServerConfig::default()
+        };
+        let shared = Shared::new(ServerSession::new(config, Instant::now()));
+        let query = ClientMessage::Query {
+            query_id: QueryId(1),
+            limit: 0,
+            filter: mosaic_proto::Filter::builder().build().expect("filter"),
+        };
+        let peer = Arc::new(Peer {
+            inbound: Mutex::new([Message::Binary(query.to_bytes())].into()),
+            sent: Mutex::new(Vec::new()),
+            ready_polls: AtomicUsize::new(0),
+            ready_budget: AtomicUsize::new(usize::MAX),
+            flushes: AtomicBool::new(true),
+        });
+        let mut driver = Driver::new(
+            Recorder(peer.clone()),
+            shared.clone(),
+            Timers(Arc::new(AtomicUsize::new(0))),
+            Duration::from_secs(1),
+            Box::new(()),
+        );
+        let (_task, task_waker) = counter();
+        let mut cx = Context::from_waker(&task_waker);
+        assert!(driver.run(&mut cx).is_pending());
+        let Some(ServerEvent::Query { query, .. }) = shared.lock().session.poll_event() else {
+            panic!("expected the query");
+        };
+        let record = crate::client::tests::sample_record();
+        let held = |d: &Driver<_, _, _>| (d.scratch.capacity() > 0, d.outgoing.capacity() > 0);
+        for answer in 1..=3 {
+            shared
+                .lock()
+                .session
+                .send_record(query, &record, Instant::now())
+                .expect("queued");
+            assert!(driver.run(&mut cx).is_pending());
+            assert_eq!(peer.sent().len(), answer, "answer {answer} sent");
+            assert_eq!(held(&driver), (true, true), "kept after answer {answer}");
+        }
+        // Quiet past the keepalive interval: the ping goes, and both are freed.
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(driver.run(&mut cx).is_pending());
+        assert!(matches!(peer.sent().last(), Some(Message::Ping(_))));
+        assert_eq!(held(&driver), (false, false), "freed once quiet");
     }
 
     /// Input held back while the outbound queue was full is read once the

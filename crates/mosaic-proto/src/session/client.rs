@@ -137,13 +137,35 @@ enum Asked {
     /// without end would otherwise fill an application collecting them).
     Get {
         references: References,
-        answered: HashSet<Id>,
+        answered: Answered,
     },
     Query(Filter),
     Subscribe {
         filter: Filter,
         complete: bool,
     },
+}
+
+/// The IDs a Get has had. Most Gets have one record, kept inline: a set
+/// (and its allocation and hashing) only from the second.
+#[derive(Debug, Default)]
+struct Answered {
+    first: Option<Id>,
+    more: HashSet<Id>,
+}
+
+impl Answered {
+    /// Notes `id`; whether it is new.
+    fn insert(&mut self, id: Id) -> bool {
+        match self.first {
+            None => {
+                self.first = Some(id);
+                true
+            }
+            Some(first) if first == id => false,
+            Some(_) => self.more.insert(id),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -352,7 +374,7 @@ impl ClientSession {
                 };
                 let asked = Asked::Get {
                     references,
-                    answered: HashSet::new(),
+                    answered: Answered::default(),
                 };
                 (message, asked, 0)
             },

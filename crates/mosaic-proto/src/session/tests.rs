@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::*;
 use crate::test_support::{record_with, sample_record};
 use crate::{
-    ClientMessage, Filter, IdPrefix, QueryClosedCode, QueryId, Reference, References,
+    ClientMessage, Filter, IdPrefix, QueryClosedCode, QueryId, Record, Reference, References,
     ServerMessage, SubmissionResultCode, Tag, Timestamp,
 };
 
@@ -1069,6 +1069,44 @@ fn a_get_takes_each_record_once() {
             from_server(&mut c, answer.clone()),
             Some(ClientEvent::Ignored(Ignored::NotAnAnswer { .. }))
         ));
+    }
+}
+
+/// A Get of an address may have many versions: each is taken once, the
+/// first inline and the later ones in the set.
+#[test]
+fn a_get_of_an_address_takes_each_version_once() {
+    let mut c = client();
+    let versions: Vec<Record> = (1..=3).map(|i| record_with(&[], b"v", i << 16)).collect();
+    let address = versions[0].address();
+    assert!(versions.iter().all(|v| v.address() == address));
+    let g = c
+        .get(
+            References::from_refs(&[Reference::Address(address)]).expect("one"),
+            t(0),
+        )
+        .expect("id");
+    let answer = |record: &Record| ServerMessage::Record {
+        query_id: g,
+        record: record.clone(),
+    };
+    for (i, version) in versions.iter().enumerate() {
+        assert!(
+            matches!(
+                from_server(&mut c, answer(version)),
+                Some(ClientEvent::Record { .. })
+            ),
+            "version {i}"
+        );
+        for (j, seen) in versions[..=i].iter().enumerate() {
+            assert!(
+                matches!(
+                    from_server(&mut c, answer(seen)),
+                    Some(ClientEvent::Ignored(Ignored::NotAnAnswer { .. }))
+                ),
+                "version {j} again after {i}"
+            );
+        }
     }
 }
 
