@@ -60,8 +60,10 @@ const SINGLE_FRAME_MAX: usize = 4 * 1024;
 /// kept while the connection is in use, and freed once a session deadline
 /// passes (the keepalive's, by default 30 s after the peer was last heard)
 /// with nothing left to write: a connection in use allocates neither per
-/// message or per request, and an idle one holds neither.
-const SCRATCH_LEN: usize = 8 * 1024;
+/// message or per request, and an idle one holds neither. A connection with
+/// no deadline at all (keepalive off, and no idle timeout) keeps them, at
+/// most this and a batch, until it closes.
+const SCRATCH_LEN: usize = 4 * 1024;
 
 /// Adds `d` to `at`, saturating far in the future.
 pub(crate) fn later(at: Instant, d: Duration) -> Instant {
