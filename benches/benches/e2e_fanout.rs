@@ -5,7 +5,7 @@
 //! delivered per second (10,000,000 deliveries over the time from the first
 //! submission to the last delivery) and the server's peak resident memory.
 //!
-//! Baseline, run after it with fresh processes: a raw broadcast server on
+//! Baseline, in the same run with fresh processes: a raw broadcast server on
 //! tokio-rustls + tokio-tungstenite (same configurations) that puts each
 //! published message in every subscriber's queue (a tokio mpsc channel whose
 //! task feeds the WebSocket and flushes when the queue runs dry) and
@@ -17,6 +17,10 @@
 //! once, never copied by Mosaic per subscriber above 4 KiB, and for small
 //! records only laid out behind its header in each connection's scratch
 //! buffer.
+//!
+//! Rounds alternate the two stacks, each first equally often (4 rounds, 2
+//! with `--quick`); the summary gives each side's median and range, the
+//! median and range of the per-round ratios, and the servers' peak memory.
 //!
 //! Run: `cargo bench -p mosaic-benches --bench e2e_fanout [-- --quick]`
 //! (`--quick`: 200 subscribers, 2,000 records).
@@ -32,6 +36,7 @@ use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
 use mosaic_benches::e2e::raw::{Rt as _, TokioRt};
 use mosaic_benches::e2e::servers::{report_memory_until_stdin_ends, serve_raw_tokio};
+use mosaic_benches::e2e::stats::Paired;
 use mosaic_benches::e2e::ws_config;
 use mosaic_proto::{QueryId, ServerMessage};
 use tokio::sync::mpsc;
@@ -77,66 +82,92 @@ fn main() {
 }
 
 fn orchestrate() {
-    let (subscribers, records) = if quick() {
-        (200, 2_000)
+    let (subscribers, records, rounds) = if quick() {
+        (200, 2_000, 2)
     } else {
-        (1_000, 10_000)
+        (1_000, 10_000, 4)
     };
     raise_nofile_limit();
     println!("# e2e_fanout ({})", machine());
+    println!("{rounds} rounds of one transfer per stack, each stack first equally often");
     let mosec = Identity::generate().expect("identity").to_mosec();
+    let only = std::env::var("MOSAIC_BENCH_STACK").ok();
+    let (mut rates, mut peaks) = (Paired::default(), Paired::default());
+    for round in 0..rounds {
+        let order = if round % 2 == 0 {
+            ["mosaic", "raw"]
+        } else {
+            ["raw", "mosaic"]
+        };
+        let mut result = [(0.0, 0.0); 2];
+        for stack in order {
+            if only.as_deref().is_some_and(|only| only != stack) {
+                continue;
+            }
+            let (rate, peak_kib) = transfer(&mosec, stack, subscribers, records);
+            result[usize::from(stack == "raw")] = (rate, peak_kib);
+        }
+        let [(ours, our_peak), (base, base_peak)] = result;
+        rates.push(ours, base);
+        peaks.push(our_peak, base_peak);
+    }
+    // With MOSAIC_BENCH_STACK set, one stack ran: no ratio to give.
+    if only.is_none() {
+        println!(
+            "records delivered/s, mosaic vs raw: {}",
+            rates.line("records/s", 1.0)
+        );
+        println!(
+            "server peak resident memory, mosaic vs raw: {}",
+            peaks.line("MiB", 1024.0)
+        );
+    }
+}
+
+/// One transfer on `stack` in fresh server and client processes: records
+/// delivered per second, and the server's peak resident memory in KiB.
+fn transfer(mosec: &str, stack: &str, subscribers: usize, records: usize) -> (f64, f64) {
     let exe = std::env::current_exe().expect("exe");
     let spawn = |args: &[String]| {
         Command::new(&exe)
             .args(args)
-            .env("MOSAIC_BENCH_IDENTITY", mosec.as_str())
+            .env("MOSAIC_BENCH_IDENTITY", mosec)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn")
     };
-    let mut rates = Vec::new();
-    let only = std::env::var("MOSAIC_BENCH_STACK").ok();
-    for stack in ["mosaic", "raw"] {
-        if only.as_deref().is_some_and(|only| only != stack) {
-            continue;
-        }
-        let mut server = spawn(&["--role=server".into(), format!("--stack={stack}")]);
-        let mut server_in = server.stdin.take().expect("stdin");
-        let mut server_out = BufReader::new(server.stdout.take().expect("stdout"));
-        let ready = read_words(&mut server_out);
-        assert_eq!(ready[0], "READY");
-        let (addr, rss0) = (ready[1].clone(), ready[3].clone());
+    let mut server = spawn(&["--role=server".into(), format!("--stack={stack}")]);
+    let mut server_in = server.stdin.take().expect("stdin");
+    let mut server_out = BufReader::new(server.stdout.take().expect("stdout"));
+    let ready = read_words(&mut server_out);
+    assert_eq!(ready[0], "READY");
+    let (addr, rss0) = (ready[1].clone(), ready[3].clone());
 
-        let mut client = spawn(&[
-            "--role=client".into(),
-            format!("--stack={stack}"),
-            format!("--addr={addr}"),
-            format!("--subscribers={subscribers}"),
-            format!("--records={records}"),
-        ]);
-        let mut client_out = BufReader::new(client.stdout.take().expect("stdout"));
-        let done = read_words(&mut client_out);
-        assert_eq!(done[0], "DONE", "{done:?}");
-        let seconds: f64 = done[1].parse().expect("seconds");
-        let _ = client.wait();
+    let mut client = spawn(&[
+        "--role=client".into(),
+        format!("--stack={stack}"),
+        format!("--addr={addr}"),
+        format!("--subscribers={subscribers}"),
+        format!("--records={records}"),
+    ]);
+    let mut client_out = BufReader::new(client.stdout.take().expect("stdout"));
+    let done = read_words(&mut client_out);
+    assert_eq!(done[0], "DONE", "{done:?}");
+    let seconds: f64 = done[1].parse().expect("seconds");
+    let _ = client.wait();
 
-        writeln!(server_in, "REPORT").expect("ask");
-        let report = read_words(&mut server_out);
-        drop(server_in);
-        let _ = server.wait();
-        let rate = (subscribers * records) as f64 / seconds;
-        rates.push(rate);
-        println!(
-            "{stack}: {subscribers} subscribers x {records} records of {RECORD_LEN} B: all delivered in {seconds:.2} s = {rate:.0} records delivered/s ({:.0} submitted/s); server resident memory {rss0} KiB before the clients, peak {} KiB (VmHWM)",
-            records as f64 / seconds,
-            report[1],
-        );
-    }
-    // With MOSAIC_BENCH_STACK set, one stack ran: no ratio to give.
-    if let [mosaic, raw] = rates[..] {
-        println!("ratio mosaic/raw records delivered/s: {:.3}", mosaic / raw);
-    }
+    writeln!(server_in, "REPORT").expect("ask");
+    let report = read_words(&mut server_out);
+    drop(server_in);
+    let _ = server.wait();
+    let rate = (subscribers * records) as f64 / seconds;
+    println!(
+        "{stack}: {subscribers} subscribers x {records} records of {RECORD_LEN} B: all delivered in {seconds:.2} s = {rate:.0} records delivered/s ({:.0} submitted/s); server resident memory {rss0} KiB before the clients, peak {} KiB (VmHWM)",
+        records as f64 / seconds,
+        report[1],
+    );
+    (rate, report[1].parse().expect("peak KiB"))
 }
 
 fn read_words(reader: &mut impl std::io::BufRead) -> Vec<String> {
