@@ -685,6 +685,18 @@ mod tests {
     }
 
     impl Peer {
+        /// A peer that has sent `inbound`; its sink says yes `ready_budget`
+        /// more times, and its flushes complete or wait.
+        fn new(inbound: VecDeque<Message>, ready_budget: usize, flushes: bool) -> Arc<Peer> {
+            Arc::new(Peer {
+                inbound: Mutex::new(inbound),
+                sent: Mutex::new(Vec::new()),
+                ready_polls: AtomicUsize::new(0),
+                ready_budget: AtomicUsize::new(ready_budget),
+                flushes: AtomicBool::new(flushes),
+            })
+        }
+
         fn sent(&self) -> Vec<Message> {
             self.sent.lock().expect("sent").clone()
         }
@@ -749,6 +761,22 @@ mod tests {
         fn spawn(&self, _: Task) {}
     }
 
+    /// A driver for `shared` over a [`Recorder`] to `peer`, whose runtime
+    /// counts its timers in `timers`.
+    fn driver_to<S: Session>(
+        peer: &Arc<Peer>,
+        shared: &Arc<Shared<S>>,
+        timers: &Arc<AtomicUsize>,
+    ) -> Driver<Recorder, S, Timers> {
+        Driver::new(
+            Recorder(peer.clone()),
+            shared.clone(),
+            Timers(timers.clone()),
+            Duration::from_secs(1),
+            Box::new(()),
+        )
+    }
+
     /// A client connection on a driver over a [`Recorder`] and [`Timers`],
     /// whose driver task has run once (it armed the keepalive timer).
     struct Started {
@@ -774,22 +802,9 @@ mod tests {
     /// [`Started`], with a sink that takes everything.
     fn started() -> Started {
         let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
-        let peer = Arc::new(Peer {
-            inbound: Mutex::new(VecDeque::new()),
-            sent: Mutex::new(Vec::new()),
-            ready_polls: AtomicUsize::new(0),
-            ready_budget: AtomicUsize::new(usize::MAX),
-            flushes: AtomicBool::new(true),
-        });
+        let peer = Peer::new(VecDeque::new(), usize::MAX, true);
         let timers = Arc::new(AtomicUsize::new(0));
-        let driver = Driver::new(
-            Recorder(peer.clone()),
-            shared.clone(),
-            Timers(timers.clone()),
-            Duration::from_secs(1),
-            Box::new(()),
-        );
-        shared.install(Box::new(driver));
+        shared.install(Box::new(driver_to(&peer, &shared, &timers)));
         let (task, task_waker) = counter();
         let started = Started {
             shared,
@@ -931,20 +946,8 @@ mod tests {
             limit: 0,
             filter: mosaic_proto::Filter::builder().build().expect("filter"),
         };
-        let peer = Arc::new(Peer {
-            inbound: Mutex::new([Message::Binary(query.to_bytes())].into()),
-            sent: Mutex::new(Vec::new()),
-            ready_polls: AtomicUsize::new(0),
-            ready_budget: AtomicUsize::new(usize::MAX),
-            flushes: AtomicBool::new(true),
-        });
-        let mut driver = Driver::new(
-            Recorder(peer.clone()),
-            shared.clone(),
-            Timers(Arc::new(AtomicUsize::new(0))),
-            Duration::from_secs(1),
-            Box::new(()),
-        );
+        let peer = Peer::new([Message::Binary(query.to_bytes())].into(), usize::MAX, true);
+        let mut driver = driver_to(&peer, &shared, &Arc::default());
         let (_task, task_waker) = counter();
         let mut cx = Context::from_waker(&task_waker);
         assert!(driver.run(&mut cx).is_pending());
@@ -997,21 +1000,8 @@ mod tests {
             }])
             .map(|message| Message::Binary(message.to_bytes()))
             .collect();
-        let peer = Arc::new(Peer {
-            inbound: Mutex::new(inbound),
-            sent: Mutex::new(Vec::new()),
-            ready_polls: AtomicUsize::new(0),
-            ready_budget: AtomicUsize::new(0),
-            flushes: AtomicBool::new(false),
-        });
-        let driver = Driver::new(
-            Recorder(peer.clone()),
-            shared.clone(),
-            Timers(Arc::new(AtomicUsize::new(0))),
-            Duration::from_secs(1),
-            Box::new(()),
-        );
-        shared.install(Box::new(driver));
+        let peer = Peer::new(inbound, 0, false);
+        shared.install(Box::new(driver_to(&peer, &shared, &Arc::default())));
         let (task, task_waker) = counter();
         let mut cx = Context::from_waker(&task_waker);
         let unread = || peer.inbound.lock().expect("inbound").len();
