@@ -55,15 +55,21 @@ const WRITE_BATCH_BYTES: usize = 64 * 1024;
 /// copies every frame into its write buffer anyway.
 const SINGLE_FRAME_MAX: usize = 4 * 1024;
 
-/// Capacity of the scratch buffer that small messages are laid out in; it is
-/// reused once tungstenite has copied what it held. It and the batch are
-/// kept while the connection is in use, and freed once a session deadline
-/// passes (the keepalive's, by default 30 s after the peer was last heard)
-/// with nothing left to write: a connection in use allocates neither per
-/// message or per request, and an idle one holds neither. A connection with
-/// no deadline at all (keepalive off, and no idle timeout) keeps them, at
-/// most this and a batch, until it closes.
-const SCRATCH_LEN: usize = 4 * 1024;
+/// Capacity of the scratch buffer that small messages are laid out in: the
+/// largest one-frame Record and its 8-byte header, so that the buffer,
+/// reused from its start once tungstenite has copied what it held, never
+/// has to grow.
+const SCRATCH_LEN: usize = SINGLE_FRAME_MAX + 8;
+
+/// How long after its last message a connection counts as quiet. The
+/// scratch buffer and the batch are kept while the connection is in use, so
+/// that neither is allocated per message or per request, and freed by the
+/// first round of a quiet connection (a round comes with input, or a
+/// session deadline: by default the keepalive's, 30 s after the peer was
+/// last heard). A connection with no input and no deadline at all
+/// (keepalive off, no idle timeout) keeps them, at most these 4 KiB and a
+/// batch, until it closes.
+const QUIET_AFTER: Duration = Duration::from_secs(1);
 
 /// Adds `d` to `at`, saturating far in the future.
 pub(crate) fn later(at: Instant, d: Duration) -> Instant {
@@ -95,12 +101,16 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     /// The second frame of a Record sent in two frames, waiting for the sink.
     pending_frame: Option<Message>,
     /// Transmits taken from the session, waiting for the sink (at most one
-    /// batch; kept and freed with the scratch buffer, see [`SCRATCH_LEN`]).
+    /// batch; kept and freed with the scratch buffer, see [`QUIET_AFTER`]).
     outgoing: VecDeque<Transmit>,
     /// Where Record headers (and small records behind them) are laid out.
     scratch: BytesMut,
-    /// A session deadline passed while the buffers were in use: free them
-    /// once all is flushed.
+    /// When the last message (not a ping or close) was taken to be sent.
+    last_message: Instant,
+    /// How long after `last_message` the buffers are freed ([`QUIET_AFTER`]).
+    quiet_after: Duration,
+    /// The connection went quiet while its buffers still held something:
+    /// free them once all is flushed.
     release_when_flushed: bool,
     unflushed: bool,
     /// No more reading: the stream ended or failed.
@@ -181,6 +191,8 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             pending_frame: None,
             outgoing: VecDeque::new(),
             scratch: BytesMut::new(),
+            last_message: Instant::now(),
+            quiet_after: QUIET_AFTER,
             release_when_flushed: false,
             unflushed: false,
             read_done: false,
@@ -331,9 +343,16 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         progress
     }
 
-    /// Frees the scratch buffer and the batch, now if nothing waits in them,
-    /// else once all is flushed: the connection has gone quiet (a session
-    /// deadline passed), and an idle connection holds neither.
+    /// Frees the scratch buffer and the batch of a quiet connection (see
+    /// [`QUIET_AFTER`]), now if nothing waits in them, else once all is
+    /// flushed.
+    fn release_if_quiet(&mut self, now: Instant) {
+        let held = self.scratch.capacity() > 0 || self.outgoing.capacity() > 0;
+        if held && now.saturating_duration_since(self.last_message) >= self.quiet_after {
+            self.release_buffers();
+        }
+    }
+
     fn release_buffers(&mut self) {
         if self.unflushed || self.pending_frame.is_some() || !self.outgoing.is_empty() {
             self.release_when_flushed = true;
@@ -370,11 +389,16 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
     /// a small one as one frame (see [`SINGLE_FRAME_MAX`]).
     fn message_for(&mut self, transmit: Transmit, now: Instant) -> Message {
         match transmit {
-            Transmit::Message(bytes) => Message::Binary(bytes),
+            Transmit::Message(bytes) => {
+                self.last_message = now;
+                Message::Binary(bytes)
+            }
             Transmit::Record { header, record } if record.len() <= SINGLE_FRAME_MAX => {
+                self.last_message = now;
                 Message::Binary(self.lay_out(&header, &record))
             }
             Transmit::Record { header, record } => {
+                self.last_message = now;
                 self.pending_frame = Some(Message::Frame(Frame::message(
                     record,
                     OpCode::Data(Data::Continue),
@@ -597,9 +621,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             let now = Instant::now();
             let (read, fired) = self.read_and_time(cx, now);
             let wrote = self.write(cx, now);
-            if fired {
-                self.release_buffers();
-            }
+            self.release_if_quiet(now);
             // One lock for what the round's end looks at: waiters, whether
             // it is over, and the next deadline.
             let (done, more, deadline) = {
@@ -926,17 +948,15 @@ mod tests {
 
     /// A server connection in use keeps its scratch buffer and batch from
     /// one answer to the next (no allocation per request), and frees both
-    /// once a session deadline passes with nothing left to write.
+    /// in its first round once quiet: at once, or after a flush that waits.
     #[test]
     fn buffers_are_kept_while_in_use_and_freed_when_the_connection_goes_quiet() {
-        use mosaic_proto::session::{KeepaliveConfig, ServerConfig, ServerEvent, ServerSession};
+        use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession};
         use mosaic_proto::{ClientMessage, QueryId};
 
+        let record = crate::client::tests::sample_record();
         let config = ServerConfig {
-            keepalive: Some(KeepaliveConfig {
-                interval: Duration::from_millis(50),
-                timeout: Duration::from_secs(60),
-            }),
+            keepalive: None,
             idle_timeout: None,
             ..ServerConfig::default()
         };
@@ -948,29 +968,48 @@ mod tests {
         };
         let peer = Peer::new([Message::Binary(query.to_bytes())].into(), usize::MAX, true);
         let mut driver = driver_to(&peer, &shared, &Arc::default());
+        let quiet = Duration::from_millis(100);
+        driver.quiet_after = quiet;
         let (_task, task_waker) = counter();
         let mut cx = Context::from_waker(&task_waker);
         assert!(driver.run(&mut cx).is_pending());
         let Some(ServerEvent::Query { query, .. }) = shared.lock().session.poll_event() else {
             panic!("expected the query");
         };
-        let record = crate::client::tests::sample_record();
         let held = |d: &Driver<_, _, _>| (d.scratch.capacity() > 0, d.outgoing.capacity() > 0);
-        for answer in 1..=3 {
+        let answer = |driver: &mut Driver<_, _, _>, cx: &mut Context<'_>| {
             shared
                 .lock()
                 .session
                 .send_record(query, &record, Instant::now())
                 .expect("queued");
-            assert!(driver.run(&mut cx).is_pending());
-            assert_eq!(peer.sent().len(), answer, "answer {answer} sent");
-            assert_eq!(held(&driver), (true, true), "kept after answer {answer}");
+            assert!(driver.run(cx).is_pending());
+        };
+        for n in 1..=3 {
+            answer(&mut driver, &mut cx);
+            assert_eq!(peer.sent().len(), n, "answer {n} sent");
+            assert_eq!(held(&driver), (true, true), "kept after answer {n}");
         }
-        // Quiet past the keepalive interval: the ping goes, and both are freed.
-        std::thread::sleep(Duration::from_millis(60));
+
+        // Quiet while the last answer's flush waits: freed once it is done.
+        peer.flushes.store(false, Ordering::SeqCst);
+        answer(&mut driver, &mut cx);
+        std::thread::sleep(quiet);
         assert!(driver.run(&mut cx).is_pending());
-        assert!(matches!(peer.sent().last(), Some(Message::Ping(_))));
-        assert_eq!(held(&driver), (false, false), "freed once quiet");
+        assert_eq!(held(&driver), (true, true), "kept while the flush waits");
+        peer.flushes.store(true, Ordering::SeqCst);
+        assert!(driver.run(&mut cx).is_pending());
+        assert_eq!(held(&driver), (false, false), "freed once flushed");
+
+        // Quiet, then a round brought by input (a ping): freed in it.
+        answer(&mut driver, &mut cx);
+        assert_eq!(held(&driver), (true, true), "allocated again for answer 5");
+        std::thread::sleep(quiet);
+        let ping = Message::Ping(Bytes::from_static(b"hi"));
+        peer.inbound.lock().expect("inbound").push_back(ping);
+        assert!(driver.run(&mut cx).is_pending());
+        assert_eq!(held(&driver), (false, false), "freed by the next round");
+        assert_eq!(peer.sent().len(), 5);
     }
 
     /// Input held back while the outbound queue was full is read once the
