@@ -62,7 +62,10 @@ impl Waiters {
         if let Some(first) = self.first.take() {
             first.wake();
         }
-        self.more.drain(..).for_each(Waker::wake);
+        // Most often there is no second waiter: skip the drain's set-up.
+        if !self.more.is_empty() {
+            self.more.drain(..).for_each(Waker::wake);
+        }
     }
 }
 
