@@ -146,17 +146,24 @@ pub(crate) fn spawn_driver<W: WebSocket, S: Session + Send + 'static, R: Runtime
 ) {
     let driver = Driver::new(ws, shared.clone(), runtime.clone(), close_timeout, hold);
     shared.install(Box::new(driver));
-    runtime.spawn(Box::pin(DriverTask(shared.clone())));
+    runtime.spawn(Box::pin(DriverTask {
+        shared: shared.clone(),
+        skip_served: R::SKIP_SERVED_WAKEUPS,
+    }));
 }
 
 /// The task of a connection's driver.
-struct DriverTask<S: Session + Send + 'static>(Arc<Shared<S>>);
+struct DriverTask<S: Session + Send + 'static> {
+    shared: Arc<Shared<S>>,
+    /// [`Runtime::SKIP_SERVED_WAKEUPS`].
+    skip_served: bool,
+}
 
 impl<S: Session + Send + 'static> Future for DriverTask<S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.0.poll_driver_task(cx)
+        self.shared.poll_driver_task(cx, self.skip_served)
     }
 }
 
@@ -164,7 +171,7 @@ impl<S: Session + Send + 'static> Drop for DriverTask<S> {
     /// A task dropped before its driver finished (its runtime shut down, or
     /// a spawner dropped it) drops the driver, which releases the waiters.
     fn drop(&mut self) {
-        self.0.drop_driver();
+        self.shared.drop_driver();
     }
 }
 
@@ -218,6 +225,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         let mut progress = false;
         let mut read = 0;
         let mut inner = self.shared.lock();
+        inner.round_begins();
         let mut wants = !self.read_done && Self::wants_input(&mut inner);
         if wants && std::mem::take(&mut inner.io_woken) {
             self.read_parked = false;
@@ -813,7 +821,7 @@ mod tests {
         /// Polls the driver task; it must wait.
         fn run_task(&self) {
             let mut cx = Context::from_waker(&self.task_waker);
-            assert!(self.shared.poll_driver_task(&mut cx).is_pending());
+            assert!(self.shared.poll_driver_task(&mut cx, true).is_pending());
         }
 
         fn timers(&self) -> usize {
@@ -846,9 +854,7 @@ mod tests {
             .build()
             .expect("empty filter");
         shared
-            .lock()
-            .session
-            .query(filter, 0, Instant::now())
+            .call(|session, now| session.query(filter, 0, now))
             .expect("query");
     }
 
@@ -873,6 +879,8 @@ mod tests {
             .handle_transport_error("the connection ended");
         s.peer.ready_budget.store(usize::MAX, Ordering::SeqCst);
         s.peer.flushes.store(false, Ordering::SeqCst);
+        // The sink, writable again, wakes the connection.
+        Waker::from(s.shared.clone()).wake_by_ref();
         s.run_task();
         assert_eq!(s.peer.sent().len(), 2, "the batch went out");
         assert_eq!(
@@ -893,6 +901,38 @@ mod tests {
         // idle round would ask again.
         assert_eq!(s.peer.ready_polls.load(Ordering::SeqCst) - before, 2);
         assert_eq!(s.timers(), 1, "the keepalive timer, kept");
+    }
+
+    /// A driver task polled for a wake-up that an application task's run of
+    /// the driver has already served does not run it again; a wake-up that
+    /// came after that run began does.
+    #[test]
+    fn the_driver_task_skips_a_run_for_work_already_done() {
+        let s = started();
+        query(&s.shared);
+        s.shared.drive_inline();
+        assert_eq!(s.peer.sent().len(), 1, "the Query went inline");
+        let polls = || s.peer.ready_polls.load(Ordering::SeqCst);
+        let before = polls();
+        assert_eq!(woken(&s.task), 1, "the call woke the driver task");
+        s.run_task();
+        assert_eq!(polls(), before, "its poll found the work done");
+
+        // A runtime that does not skip (the default) runs it all the same.
+        let mut cx = Context::from_waker(&s.task_waker);
+        assert!(s.shared.poll_driver_task(&mut cx, false).is_pending());
+        assert!(polls() > before, "run without the skip");
+
+        let before = polls();
+        query(&s.shared);
+        s.run_task();
+        assert_eq!(s.peer.sent().len(), 2, "new work runs it");
+        assert!(polls() > before);
+        // The socket's wake-up after the last run: it runs again.
+        let before = polls();
+        Waker::from(s.shared.clone()).wake_by_ref();
+        s.run_task();
+        assert!(polls() > before, "a wake-up of the connection runs it");
     }
 
     #[test]
@@ -1045,7 +1085,7 @@ mod tests {
         let mut cx = Context::from_waker(&task_waker);
         let unread = || peer.inbound.lock().expect("inbound").len();
 
-        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        assert!(shared.poll_driver_task(&mut cx, true).is_pending());
         assert!(unread() > 0, "reading stopped at the full queue");
         assert!(!shared.lock().session.has_events());
 
@@ -1054,7 +1094,7 @@ mod tests {
         peer.flushes.store(true, Ordering::SeqCst);
         let woken_before = woken(&task);
         Waker::from(shared.clone()).wake_by_ref();
-        assert!(shared.poll_driver_task(&mut cx).is_pending());
+        assert!(shared.poll_driver_task(&mut cx, true).is_pending());
         assert_eq!(unread(), 0, "the rest was read, the Query last");
         assert!(shared.lock().session.has_events(), "the Query is an event");
         assert_eq!(peer.sent().len(), 20, "a Query Closed per Unsubscribe");

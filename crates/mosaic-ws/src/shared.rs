@@ -22,6 +22,12 @@ pub(crate) struct Inner<S> {
     /// to many subscribers queues many records per driver run, and each
     /// wake-up of a tokio task costs atomic operations on its state.
     driver_woken: bool,
+    /// Counts the wake-ups meant for the driver (see [`Inner::wake_driver`]).
+    work_seq: u64,
+    /// `work_seq` as the driver's latest round began: when the two are
+    /// equal, that round (on whichever task) has seen all there was, and a
+    /// driver task polled for a wake-up it already served need not run.
+    drove_seq: u64,
     /// Application tasks waiting for events.
     event_waiters: Waiters,
     /// Application tasks waiting for room in the outbound queue.
@@ -79,8 +85,16 @@ impl<S: Session> Inner<S> {
         }
     }
 
-    /// Wakes the driver task, unless it was woken since its last poll began.
+    /// A round of the driver begins: it sees every wake-up so far.
+    pub(crate) fn round_begins(&mut self) {
+        self.drove_seq = self.work_seq;
+    }
+
+    /// Notes work for the driver (a call changed the session, or the socket
+    /// or the timer is ready) and wakes the driver task, unless it was woken
+    /// since its last poll began.
     pub(crate) fn wake_driver(&mut self) {
+        self.work_seq = self.work_seq.wrapping_add(1);
         if let Some(w) = &self.driver
             && !self.driver_woken
         {
@@ -146,6 +160,9 @@ impl<S: Session> Shared<S> {
                 session,
                 driver: None,
                 driver_woken: false,
+                // Unequal: the driver task's first poll runs the driver.
+                work_seq: 1,
+                drove_seq: 0,
                 event_waiters: Waiters::default(),
                 space_waiters: Waiters::default(),
                 input_blocked: false,
@@ -211,9 +228,22 @@ impl<S: Session> Shared<S> {
 impl<S: Session + Send + 'static> Shared<S> {
     /// The driver task's poll: runs the driver, unless an application task
     /// is running it at this moment, in which case that task wakes this one
-    /// again when it is done. `Ready` once the driver has finished.
-    pub(crate) fn poll_driver_task(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.lock().set_driver(cx.waker());
+    /// again when it is done, or (with `skip_served`, see
+    /// [`Runtime::SKIP_SERVED_WAKEUPS`](crate::Runtime::SKIP_SERVED_WAKEUPS))
+    /// a round begun since the last wake-up (an application task's, most
+    /// often) has seen all there was. `Ready` once the driver has finished.
+    pub(crate) fn poll_driver_task(
+        self: &Arc<Self>,
+        cx: &mut Context<'_>,
+        skip_served: bool,
+    ) -> Poll<()> {
+        {
+            let mut inner = self.lock();
+            inner.set_driver(cx.waker());
+            if skip_served && inner.work_seq == inner.drove_seq {
+                return Poll::Pending;
+            }
+        }
         let engine = self.try_lock_engine().or_else(|| {
             self.missed.store(true, Ordering::SeqCst);
             // Orders the flag before the second look at the lock (the
@@ -476,7 +506,7 @@ pub(crate) mod tests {
 
         fn poll_task(&self) -> Poll<()> {
             self.shared
-                .poll_driver_task(&mut Context::from_waker(&self.task_waker))
+                .poll_driver_task(&mut Context::from_waker(&self.task_waker), false)
         }
 
         /// How often the driver ran: (by its task, by application tasks).
