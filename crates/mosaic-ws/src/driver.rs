@@ -216,16 +216,22 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
 
     /// Reads while the session wants input, at most [`READS_PER_ROUND`]
     /// messages so that a fast peer cannot keep the driver from writing and
-    /// checking its timers, then hands the session a due deadline; whether
-    /// anything arrived, and whether a deadline was due. Messages that are
-    /// ready are gathered in batches and fed to the session under one lock,
-    /// and the deadline is looked at under the last batch's (each lock taken
+    /// checking its timers, then hands the session a due deadline; the
+    /// round's time, whether anything arrived, and whether a deadline was
+    /// due. Messages that are ready are gathered in batches and fed to the
+    /// session under one lock, and the deadline is looked at under the last
+    /// batch's (each lock taken
     /// is one more chance to contend with an application task).
-    fn read_and_time(&mut self, cx: &mut Context<'_>, now: Instant) -> (bool, bool) {
+    fn read_and_time(&mut self, cx: &mut Context<'_>) -> (Instant, bool, bool) {
         let mut progress = false;
         let mut read = 0;
         let mut inner = self.shared.lock();
         inner.round_begins();
+        // The round's time, read once it has counted the wake-ups: a timer
+        // whose wake-up it counted has fired, so `now` is past its deadline,
+        // and an application task's round then hands the timer back to the
+        // driver task (`sleep`) rather than absorb its wake-up unseen.
+        let now = Instant::now();
         let mut wants = !self.read_done && Self::wants_input(&mut inner);
         if wants && std::mem::take(&mut inner.io_woken) {
             self.read_parked = false;
@@ -291,7 +297,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         if due {
             inner.session.handle_timeout(now);
         }
-        (progress, due)
+        (now, progress, due)
     }
 
     /// Whether to read on, noting in `inner` when input is blocked. Once
@@ -626,8 +632,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
     /// (or has had [`ROUNDS_PER_POLL`] busy rounds); `Ready` once it is over.
     fn run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..ROUNDS_PER_POLL {
-            let now = Instant::now();
-            let (read, fired) = self.read_and_time(cx, now);
+            let (now, read, fired) = self.read_and_time(cx);
             let wrote = self.write(cx, now);
             self.release_if_quiet(now);
             // One lock for what the round's end looks at: waiters, whether
@@ -776,16 +781,32 @@ mod tests {
         }
     }
 
-    /// A runtime that counts the timers made, whose timers never fire.
+    /// A runtime that counts the timers made. Its timers wake nobody: a
+    /// test wakes the connection itself; polled, one is ready once its
+    /// deadline has passed.
     #[derive(Clone)]
     struct Timers(Arc<AtomicUsize>);
 
-    impl Runtime for Timers {
-        type Sleep = std::future::Pending<()>;
+    struct Deadline(Instant);
 
-        fn sleep_until(&self, _: Instant) -> Self::Sleep {
+    impl Future for Deadline {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+            if Instant::now() >= self.0 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    impl Runtime for Timers {
+        type Sleep = Deadline;
+
+        fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
             self.0.fetch_add(1, Ordering::SeqCst);
-            std::future::pending()
+            Deadline(deadline)
         }
 
         fn spawn(&self, _: Task) {}
@@ -831,7 +852,11 @@ mod tests {
 
     /// [`Started`], with a sink that takes everything.
     fn started() -> Started {
-        let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
+        started_with(ClientConfig::default())
+    }
+
+    fn started_with(config: ClientConfig) -> Started {
+        let shared = Shared::new(ClientSession::new(config, Instant::now()));
         let peer = Peer::new(VecDeque::new(), usize::MAX, true);
         let timers = Arc::new(AtomicUsize::new(0));
         shared.install(Box::new(driver_to(&peer, &shared, &timers)));
@@ -933,6 +958,34 @@ mod tests {
         Waker::from(s.shared.clone()).wake_by_ref();
         s.run_task();
         assert!(polls() > before, "a wake-up of the connection runs it");
+    }
+
+    /// The timer fires and its wake-up is counted by an application task's
+    /// round (which cannot make timers): that round handles the deadline
+    /// and hands the timer back, so the driver task, though it skips work
+    /// already done, runs and arms the next one.
+    #[test]
+    fn a_timer_wake_up_taken_by_an_application_task_still_rearms() {
+        let interval = Duration::from_millis(20);
+        let s = started_with(ClientConfig {
+            keepalive: Some(mosaic_proto::session::KeepaliveConfig {
+                interval,
+                timeout: Duration::from_secs(60),
+            }),
+            ..ClientConfig::default()
+        });
+        std::thread::sleep(interval);
+        // The timer fires (the Timers runtime's never do: its wake-up is
+        // the connection's), and an application task runs the driver first.
+        Waker::from(s.shared.clone()).wake_by_ref();
+        s.shared.drive_inline();
+        assert!(
+            matches!(s.peer.sent().as_slice(), [Message::Ping(_)]),
+            "the keepalive ping went inline"
+        );
+        assert_eq!(s.timers(), 1, "no timer made inline");
+        s.run_task();
+        assert_eq!(s.timers(), 2, "the driver task armed the next deadline");
     }
 
     #[test]
