@@ -454,10 +454,14 @@ pub(crate) mod tests {
         dropped: AtomicBool,
     }
 
-    struct FakeDriver(Arc<Probe>);
+    /// Counts its runs; like the real driver, each run begins a round.
+    struct FakeDriver(Arc<Probe>, std::sync::Weak<Shared<ClientSession>>);
 
     impl Drive for FakeDriver {
         fn drive(&mut self, _cx: &mut Context<'_>, inline: bool) -> Poll<()> {
+            if let Some(shared) = self.1.upgrade() {
+                shared.lock().round_begins();
+            }
             let runs = if inline {
                 &self.0.inline_runs
             } else {
@@ -486,19 +490,27 @@ pub(crate) mod tests {
         probe: Arc<Probe>,
         task: Arc<Counter>,
         task_waker: Waker,
+        /// Whether the driver task skips served wake-ups.
+        skip: bool,
     }
 
     impl Started {
         fn new() -> Started {
+            Started::skipping(false)
+        }
+
+        fn skipping(skip: bool) -> Started {
             let shared = Shared::new(ClientSession::new(ClientConfig::default(), Instant::now()));
             let probe = Arc::new(Probe::default());
-            shared.install(Box::new(FakeDriver(probe.clone())));
+            let driver = FakeDriver(probe.clone(), Arc::downgrade(&shared));
+            shared.install(Box::new(driver));
             let (task, task_waker) = counter();
             let started = Started {
                 shared,
                 probe,
                 task,
                 task_waker,
+                skip,
             };
             assert!(started.poll_task().is_pending());
             started
@@ -506,7 +518,14 @@ pub(crate) mod tests {
 
         fn poll_task(&self) -> Poll<()> {
             self.shared
-                .poll_driver_task(&mut Context::from_waker(&self.task_waker), false)
+                .poll_driver_task(&mut Context::from_waker(&self.task_waker), self.skip)
+        }
+
+        /// An application call that queues work for the driver.
+        fn call(&self) {
+            self.shared
+                .call(|_, _| Ok::<_, SessionError>(()))
+                .expect("call");
         }
 
         /// How often the driver ran: (by its task, by application tasks).
@@ -525,24 +544,23 @@ pub(crate) mod tests {
     #[test]
     fn the_driver_task_is_woken_once_until_its_next_poll() {
         let t = Started::new();
-        let queue = || t.shared.call(|_, _| Ok::<_, SessionError>(())).unwrap();
-        queue();
-        queue();
+        t.call();
+        t.call();
         Waker::from(t.shared.clone()).wake_by_ref();
-        queue();
+        t.call();
         assert_eq!(woken(&t.task), 1, "one wake-up until it is polled");
         // Once its poll has begun, the next call wakes it again, even if
         // that poll could not run the driver (an application task held it).
         let engine = lock_engine(&t.shared.engine);
         assert!(t.poll_task().is_pending());
-        queue();
+        t.call();
         assert_eq!(woken(&t.task), 2);
         drop(engine);
         t.shared.wake_missed_driver();
         assert_eq!(woken(&t.task), 2, "already woken: not again");
         assert!(t.poll_task().is_pending());
         assert_eq!(t.runs(), (2, 0));
-        queue();
+        t.call();
         assert_eq!(woken(&t.task), 3);
     }
 
@@ -579,7 +597,17 @@ pub(crate) mod tests {
 
     #[test]
     fn a_driver_task_that_finds_the_driver_busy_is_woken_when_it_is_free() {
-        let t = Started::new();
+        for skip in [false, true] {
+            driver_task_finds_the_driver_busy(skip);
+        }
+    }
+
+    /// Work comes, and the driver task is polled while an application task
+    /// holds the driver.
+    fn driver_task_finds_the_driver_busy(skip: bool) {
+        let t = Started::skipping(skip);
+        t.call();
+        assert_eq!(woken(&t.task), 1, "the call woke it");
         let (busy, ready) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
         std::thread::scope(|scope| {
             // An application task holds the driver (here: its lock) ...
@@ -595,11 +623,17 @@ pub(crate) mod tests {
             // must not be forgotten.
             assert!(t.poll_task().is_pending());
             assert_eq!(t.runs(), (1, 0));
-            assert_eq!(woken(&t.task), 0);
+            assert_eq!(woken(&t.task), 1);
             ready.wait();
         });
-        assert_eq!(woken(&t.task), 1, "the holder wakes the driver task");
+        assert_eq!(woken(&t.task), 2, "the holder wakes the driver task");
         assert!(!t.shared.missed.load(Ordering::SeqCst));
+        assert!(t.poll_task().is_pending());
+        assert_eq!(t.runs(), (2, 0), "and it runs the driver (skip: {skip})");
+        // Polled again with nothing new: only a skipping task passes.
+        assert!(t.poll_task().is_pending());
+        let runs = if skip { 2 } else { 3 };
+        assert_eq!(t.runs(), (runs, 0), "nothing new (skip: {skip})");
     }
 
     #[test]
@@ -620,7 +654,13 @@ pub(crate) mod tests {
 
     #[test]
     fn a_driver_finishing_on_an_application_task_lets_its_task_end() {
-        let t = Started::new();
+        for skip in [false, true] {
+            driver_finishes_on_an_application_task(skip);
+        }
+    }
+
+    fn driver_finishes_on_an_application_task(skip: bool) {
+        let t = Started::skipping(skip);
         t.probe.finish.store(true, Ordering::SeqCst);
         // The driver closes the session as it finishes (the real one does).
         t.shared
@@ -641,7 +681,13 @@ pub(crate) mod tests {
 
     #[test]
     fn a_driver_panicking_on_an_application_task_is_dropped_and_its_task_ends() {
-        let t = Started::new();
+        for skip in [false, true] {
+            driver_panics_on_an_application_task(skip);
+        }
+    }
+
+    fn driver_panics_on_an_application_task(skip: bool) {
+        let t = Started::skipping(skip);
         t.probe.panic.store(true, Ordering::SeqCst);
         let panicked = catch_unwind(AssertUnwindSafe(|| t.shared.drive_inline()));
         assert!(
