@@ -332,6 +332,10 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     let Some(transmit) = self.outgoing.pop_front() else {
                         break;
                     };
+                    // A message, not a ping or close (those carry none).
+                    if transmit.message_len() > 0 {
+                        self.last_message = now;
+                    }
                     self.message_for(transmit, now)
                 }
             };
@@ -403,16 +407,11 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
     /// a small one as one frame (see [`SINGLE_FRAME_MAX`]).
     fn message_for(&mut self, transmit: Transmit, now: Instant) -> Message {
         match transmit {
-            Transmit::Message(bytes) => {
-                self.last_message = now;
-                Message::Binary(bytes)
-            }
+            Transmit::Message(bytes) => Message::Binary(bytes),
             Transmit::Record { header, record } if record.len() <= SINGLE_FRAME_MAX => {
-                self.last_message = now;
                 Message::Binary(self.lay_out(&header, &record))
             }
             Transmit::Record { header, record } => {
-                self.last_message = now;
                 self.pending_frame = Some(Message::Frame(Frame::message(
                     record,
                     OpCode::Data(Data::Continue),

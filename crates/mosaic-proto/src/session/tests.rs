@@ -562,14 +562,20 @@ fn client_holding_2_kib() -> ClientSession {
     )
 }
 
+/// A Record message answering `query_id` with a 1.5 KiB record: two of
+/// them pass [`client_holding_2_kib`]'s limit.
+fn answer_of_1500_bytes(query_id: QueryId) -> ServerMessage {
+    ServerMessage::Record {
+        query_id,
+        record: record_with(&[], &[7; 1500], 0x1_0000),
+    }
+}
+
 #[test]
 fn client_input_stops_while_pending_records_hold_too_many_bytes() {
     let mut c = client_holding_2_kib();
     let id = c.query(author_filter(), 0, t(0)).expect("id");
-    let big = ServerMessage::Record {
-        query_id: id,
-        record: record_with(&[], &[7; 1500], 0x1_0000),
-    };
+    let big = answer_of_1500_bytes(id);
     c.handle_binary(big.to_bytes(), t(0));
     assert!(c.wants_input(), "below the limit");
     c.handle_binary(big.to_bytes(), t(0));
@@ -1139,10 +1145,7 @@ fn ignored_records_never_stop_input() {
     let mut c = client_holding_2_kib();
     c.handle_binary(unknown(7).to_bytes(), t(0));
     let id = c.query(author_filter(), 0, t(0)).expect("id");
-    let answer = ServerMessage::Record {
-        query_id: id,
-        record: record_with(&[], &[7; 1500], 0x1_0000),
-    };
+    let answer = answer_of_1500_bytes(id);
     c.handle_binary(answer.to_bytes(), t(0));
     assert!(c.wants_input(), "one answer of 1.5 KiB");
     c.handle_binary(answer.to_bytes(), t(0));
