@@ -184,6 +184,12 @@ impl MemoryStore {
         if state.records.contains_key(&key) {
             return SubmissionResultCode::Duplicate;
         }
+        // The submitted record shares the buffer its connection read it
+        // into (4 KiB or more): kept as it is, each stored record could hold
+        // one, and the store's byte limit would bound a fraction of its
+        // memory.
+        let detached = record.detached();
+        let record = &detached;
         let kind = record.kind();
         match kind.duplicate_handling() {
             DuplicateHandling::Ephemeral => {
@@ -663,6 +669,30 @@ mod tests {
             ids(&kept),
             ids(&[records[3].clone(), records[2].clone(), records[1].clone()])
         );
+    }
+
+    /// A stored record holds none of the buffer it arrived in, so the
+    /// store's byte limit bounds its memory: a record read into a larger
+    /// buffer would otherwise keep all of it.
+    #[test]
+    fn a_stored_record_holds_none_of_the_buffer_it_arrived_in() {
+        let store = MemoryStore::new(100, full_validation());
+        let author = Identity::generate().expect("rng");
+        let at = Timestamp::from_unix(1_700_000_000, 0).record_aligned();
+        let record = crate::script::note(&author, "kept", at);
+        let mut read_buffer = bytes::BytesMut::with_capacity(64 * 1024);
+        read_buffer.extend_from_slice(record.as_bytes());
+        read_buffer.extend_from_slice(&[0; 1000]);
+        let read_buffer = read_buffer.freeze();
+        let arrived = Record::from_bytes(read_buffer.slice(..record.len())).expect("valid");
+        assert_eq!(
+            store.submit(&arrived, &PeerIdentity::Anonymous),
+            SubmissionResultCode::Ok
+        );
+        drop(arrived);
+        assert!(read_buffer.is_unique());
+        let everything = Filter::builder().build().expect("empty");
+        assert_eq!(store.query(&everything, 0, None), [record]);
     }
 
     /// Repeated references give each record once, newest first.

@@ -144,6 +144,14 @@ pub enum RecordError {
 /// Accessors read fields in place. Validation here is structural only: call
 /// `Record::verify` (feature `crypto`) before trusting a record's author or
 /// content.
+///
+/// A record read from a message shares that message's buffer, and through it
+/// the whole allocation the transport read it into: a 300-byte record can
+/// hold a read buffer many times its size for as long as it lives (with
+/// tungstenite at least its 4 KiB read buffer, after a large message one of
+/// that message's size). That costs nothing while a record passes through;
+/// one kept for long (in a store or a cache) should be kept as
+/// [`Record::detached`].
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Record(Bytes);
 
@@ -155,6 +163,13 @@ impl Record {
     pub fn from_bytes(bytes: Bytes) -> Result<Record, RecordError> {
         validate(&bytes)?;
         Ok(Record(bytes))
+    }
+
+    /// A copy in an allocation of its own and of its own size, holding no
+    /// part of the buffer this record was read from (see [`Record`]).
+    #[must_use]
+    pub fn detached(&self) -> Record {
+        Record(Bytes::copy_from_slice(&self.0))
     }
 
     /// The wire bytes.

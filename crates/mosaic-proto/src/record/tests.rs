@@ -260,3 +260,26 @@ fn records_without_tags_or_payload_are_valid() {
     assert_eq!(record.tags().count(), 0);
     assert!(record.payload().is_empty());
 }
+
+/// A record read from a large buffer holds all of it; its detached copy
+/// holds none of it, and is the same record.
+#[test]
+fn a_detached_record_holds_none_of_the_buffer_it_was_read_from() {
+    let record = sample_bytes();
+    let mut read_buffer = bytes::BytesMut::with_capacity(64 * 1024);
+    read_buffer.extend_from_slice(&record);
+    read_buffer.extend_from_slice(&[0; 1000]);
+    let read_buffer = read_buffer.freeze();
+    let read = Record::from_bytes(read_buffer.slice(..record.len())).expect("valid");
+    let shared = read.clone();
+    let kept = read.detached();
+    drop(read);
+    assert!(!read_buffer.is_unique(), "a clone shares the buffer");
+    drop(shared);
+    assert!(
+        read_buffer.is_unique(),
+        "the detached copy holds none of it"
+    );
+    assert_eq!(kept.as_bytes(), &record);
+    assert_eq!(kept.as_bytes().len(), record.len());
+}
