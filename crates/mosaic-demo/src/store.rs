@@ -390,7 +390,9 @@ impl MemoryStore {
                 connection,
                 sender: sender.clone(),
                 query,
-                filter,
+                // Kept for the subscription's life: a copy of its own, not
+                // the Subscribe message's read buffer (see `Filter`).
+                filter: filter.detached(),
                 reader,
                 catching_up: Some(Vec::new()),
                 catching_up_bytes: 0,
@@ -913,6 +915,39 @@ mod tests {
 
     fn everything() -> Filter {
         Filter::builder().build().expect("empty")
+    }
+
+    /// A subscription's filter, kept for the subscription's life, holds none
+    /// of the buffer its Subscribe message was read into: 32 subscriptions
+    /// could otherwise keep 32 read buffers (each 4 KiB or more) per
+    /// connection.
+    #[test]
+    fn a_subscription_holds_none_of_the_buffer_it_arrived_in() {
+        use mosaic_proto::{ClientMessage, QueryId, ServerMessage};
+
+        let served = Served::new(64 * 1024);
+        let subscribe = ClientMessage::Subscribe {
+            query_id: QueryId(1),
+            limit: 0,
+            filter: everything(),
+        }
+        .to_bytes();
+        let mut read_buffer = bytes::BytesMut::with_capacity(64 * 1024);
+        read_buffer.extend_from_slice(&subscribe);
+        read_buffer.extend_from_slice(&[0; 1000]);
+        let read_buffer = read_buffer.freeze();
+        let message = tungstenite::Message::Binary(read_buffer.slice(..subscribe.len()));
+        served.pipe.with(|p| p.inbound.push_back(message));
+        served.settle();
+        assert!(matches!(
+            served.take_one(),
+            Some(ServerMessage::LocallyComplete { .. })
+        ));
+        assert!(read_buffer.is_unique());
+        // The subscription serves on.
+        let live = note_at(&Identity::generate().expect("rng"), 1);
+        served.submit(&live);
+        assert_eq!(served.take_all(), [Some(live.id())]);
     }
 
     /// Live records that come while a subscriber is still being sent the

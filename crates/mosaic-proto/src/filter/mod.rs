@@ -27,6 +27,11 @@ pub const MAX_ELEMENT_LEN: usize = 255 * 8;
 
 /// A structurally valid filter, held as a slice of the bytes it was read from.
 /// Two filters are equal when their bytes are.
+///
+/// A filter read from a message shares the whole buffer the transport read
+/// that message into, as a [`Record`](crate::Record) does: a server that keeps
+/// a subscription's filter for the subscription's life should keep it as
+/// [`Filter::detached`].
 #[derive(Clone)]
 pub struct Filter {
     bytes: Bytes,
@@ -117,6 +122,17 @@ impl Filter {
             }
             None
         })
+    }
+
+    /// A copy in an allocation of its own and of its own size, holding no
+    /// part of the buffer this filter was read from (see [`Filter`]).
+    #[must_use]
+    pub fn detached(&self) -> Filter {
+        Filter {
+            bytes: Bytes::copy_from_slice(&self.bytes),
+            first: self.first,
+            present: self.present,
+        }
     }
 
     /// A builder for a new filter.

@@ -323,6 +323,31 @@ fn each_element_type_matches_and_rejects() {
     );
 }
 
+/// A filter read from a large buffer holds all of it; its detached copy
+/// holds none of it and judges every record as the filter read does.
+#[test]
+fn a_detached_filter_holds_none_of_the_buffer_it_was_read_from() {
+    let (received, cases) = element_cases();
+    let record = sample_record();
+    for (name, build, expected) in cases {
+        let built = build(Filter::builder()).build().expect("fits");
+        let mut read_buffer = bytes::BytesMut::with_capacity(64 * 1024);
+        read_buffer.extend_from_slice(built.as_bytes());
+        read_buffer.extend_from_slice(&[0; 1000]);
+        let read_buffer = read_buffer.freeze();
+        let read = Filter::from_bytes(read_buffer.slice(..built.len())).expect("valid");
+        let kept = read.detached();
+        assert!(
+            !read_buffer.is_unique(),
+            "{name}: the read filter shares it"
+        );
+        drop(read);
+        assert!(read_buffer.is_unique(), "{name}: the copy holds none of it");
+        assert_eq!(kept, built, "{name}");
+        assert_eq!(kept.matches(&record, received), expected, "{name}");
+    }
+}
+
 /// Every element type keeps its own "first one counts" slot: an element that
 /// fails after passing elements of every other type still fails the filter,
 /// and one that fails before a passing element of its own type does too.

@@ -113,7 +113,8 @@ pub enum ServerEvent {
         query: QueryRef,
         /// Most stored records wanted; 0 means no limit from the client.
         limit: u16,
-        /// Which records.
+        /// Which records. It shares the buffer the message was read into:
+        /// keep [`Filter::detached`] for the subscription's life.
         filter: Filter,
     },
     /// Stop serving this query: the client unsubscribed (the session answered
@@ -126,7 +127,9 @@ pub enum ServerEvent {
     Submission {
         /// The submission to answer.
         submission: SubmissionRef,
-        /// The record, structurally valid (check its signature before trusting it).
+        /// The record, structurally valid (check its signature before
+        /// trusting it). It shares the buffer the message was read into: a
+        /// store keeps [`Record::detached`].
         record: Record,
     },
     /// A message of a negotiated extension.
