@@ -26,6 +26,11 @@ pub struct ServerConfig {
     pub max_pending_submissions: usize,
     /// Most events waiting for the application; input is not read past it. Default 64.
     pub max_pending_events: usize,
+    /// Most message bytes held by events waiting for the application (records
+    /// submitted, references, filters, extension bodies); input is not read
+    /// past it, but one message of any size is always taken. Default 1 MiB:
+    /// 64 waiting submissions of the largest record would hold 64 MiB.
+    pub max_pending_event_bytes: usize,
     /// Most bytes of messages queued for the client. Default 4 MiB.
     pub max_outbound_bytes: usize,
     /// Close when queued messages make no progress this long (the client stopped
@@ -46,6 +51,7 @@ impl Default for ServerConfig {
             max_open_queries: 32,
             max_pending_submissions: 32,
             max_pending_events: 64,
+            max_pending_event_bytes: 1 << 20,
             max_outbound_bytes: 4 << 20,
             stall_timeout: Duration::from_secs(30),
             idle_timeout: Some(Duration::from_secs(300)),
@@ -136,6 +142,18 @@ pub enum ServerEvent {
     Extension(ClientExtension),
 }
 
+/// The message bytes an event holds: what bounds the pending events' memory
+/// ([`ServerConfig::max_pending_event_bytes`]).
+fn event_bytes(event: &ServerEvent) -> usize {
+    match event {
+        ServerEvent::Get { references, .. } => references.as_bytes().len(),
+        ServerEvent::Query { filter, .. } | ServerEvent::Subscribe { filter, .. } => filter.len(),
+        ServerEvent::Submission { record, .. } => record.len(),
+        ServerEvent::Extension(extension) => extension.body().len(),
+        ServerEvent::Cancelled { .. } => 0,
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum QueryKind {
     Get,
@@ -163,6 +181,8 @@ pub struct ServerSession {
     open: Vec<OpenQuery>,
     submissions: Vec<SubmissionRef>,
     events: VecDeque<ServerEvent>,
+    /// Message bytes `events` hold ([`event_bytes`]).
+    event_bytes: usize,
     next_serial: u64,
     last_message: Instant,
 }
@@ -181,6 +201,7 @@ impl ServerSession {
             open: Vec::new(),
             submissions: Vec::new(),
             events: VecDeque::new(),
+            event_bytes: 0,
             next_serial: 0,
             last_message: now,
         }
@@ -199,9 +220,7 @@ impl ServerSession {
     /// Whether the transport should read more input now: the session is open,
     /// the application keeps up with events and the client with its answers.
     pub fn wants_input(&self) -> bool {
-        self.core.closed.is_none()
-            && self.events.len() < self.config.max_pending_events
-            && self.core.outbound.below_limit()
+        self.core.closed.is_none() && !self.input_held() && self.core.outbound.below_limit()
     }
 
     /// A binary WebSocket message arrived.
@@ -235,8 +254,7 @@ impl ServerSession {
                 references,
             } => {
                 if let Some(query) = self.open_query(query_id, QueryKind::Get, 0, now) {
-                    self.events
-                        .push_back(ServerEvent::Get { query, references });
+                    self.push_event(ServerEvent::Get { query, references });
                 }
             }
             ClientMessage::Query {
@@ -245,7 +263,7 @@ impl ServerSession {
                 filter,
             } => {
                 if let Some(query) = self.open_query(query_id, QueryKind::Query, limit, now) {
-                    self.events.push_back(ServerEvent::Query {
+                    self.push_event(ServerEvent::Query {
                         query,
                         limit,
                         filter,
@@ -259,7 +277,7 @@ impl ServerSession {
             } => {
                 let kind = QueryKind::Subscribe { complete: false };
                 if let Some(query) = self.open_query(query_id, kind, limit, now) {
-                    self.events.push_back(ServerEvent::Subscribe {
+                    self.push_event(ServerEvent::Subscribe {
                         query,
                         limit,
                         filter,
@@ -283,11 +301,15 @@ impl ServerSession {
                     serial: self.serial(),
                 };
                 self.submissions.push(submission);
-                self.events
-                    .push_back(ServerEvent::Submission { submission, record });
+                self.push_event(ServerEvent::Submission { submission, record });
             }
-            ClientMessage::Extension(ext) => self.events.push_back(ServerEvent::Extension(ext)),
+            ClientMessage::Extension(ext) => self.push_event(ServerEvent::Extension(ext)),
         }
+    }
+
+    fn push_event(&mut self, event: ServerEvent) {
+        self.event_bytes += event_bytes(&event);
+        self.events.push_back(event);
     }
 
     /// Opens a query, or answers it: a reused open id closes both (rulings), and
@@ -332,7 +354,7 @@ impl ServerSession {
             return false;
         };
         let query = self.open.swap_remove(at).query;
-        self.events.push_back(ServerEvent::Cancelled { query });
+        self.push_event(ServerEvent::Cancelled { query });
         true
     }
 
@@ -368,6 +390,7 @@ impl ServerSession {
     /// Whether input is held back because the application lags behind.
     fn input_held(&self) -> bool {
         self.events.len() >= self.config.max_pending_events
+            || self.event_bytes >= self.config.max_pending_event_bytes
     }
 
     fn idle_deadline(&self) -> Option<Instant> {
@@ -396,7 +419,9 @@ impl ServerSession {
 
     /// The next request for the application.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front()?;
+        self.event_bytes -= event_bytes(&event);
+        Some(event)
     }
 
     /// The next thing to send.

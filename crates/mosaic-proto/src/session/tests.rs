@@ -550,6 +550,47 @@ fn input_stops_while_the_application_lags() {
     assert!(s.wants_input());
 }
 
+/// Events count by the message bytes they hold too: 64 waiting submissions
+/// of the largest record would hold 64 MiB.
+#[test]
+fn server_input_stops_while_pending_events_hold_too_many_bytes() {
+    let mut s = ServerSession::new(
+        ServerConfig {
+            max_pending_event_bytes: 2 * 1024,
+            ..ServerConfig::default()
+        },
+        t(0),
+    );
+    let submission = |at: u64| {
+        let record = record_with(&[], &[7; 1500], 0x1_0000 * (at + 1));
+        ClientMessage::Submission { record }.to_bytes()
+    };
+    s.handle_binary(submission(0), t(0));
+    assert!(s.wants_input(), "below the limit");
+    s.handle_binary(submission(1), t(0));
+    assert!(!s.wants_input(), "two records pass 2 KiB");
+    assert!(matches!(
+        s.poll_event(),
+        Some(ServerEvent::Submission { .. })
+    ));
+    assert!(s.wants_input(), "taken events no longer count");
+    assert!(s.poll_event().is_some());
+    // References count as well, and one message is always taken whatever
+    // its size: 43 references, 2,064 bytes.
+    let refs: Vec<Reference> = (0..43u8)
+        .map(|i| Reference::Id(record_with(&[], &[i], 0x1_0000).id()))
+        .collect();
+    let references = References::from_refs(&refs).expect("fits");
+    let get = ClientMessage::Get {
+        query_id: QueryId(1),
+        references,
+    };
+    s.handle_binary(get.to_bytes(), t(0));
+    assert!(!s.wants_input(), "2,064 bytes of references");
+    assert!(matches!(s.poll_event(), Some(ServerEvent::Get { .. })));
+    assert!(s.wants_input());
+}
+
 /// A client whose pending answers may hold 2 KiB.
 fn client_holding_2_kib() -> ClientSession {
     ClientSession::new(
