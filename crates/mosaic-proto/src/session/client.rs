@@ -188,6 +188,8 @@ struct PendingSubmission {
 /// ones are dropped (and counted). They do not count against the limits on
 /// pending events, which stop input: the server chooses to send them, and an
 /// application need not read them, so they must not stall the connection.
+/// They may stay for the connection's life, so their records are kept as
+/// detached copies ([`Record::detached`]), holding no read buffer.
 const MAX_IGNORED_EVENTS: usize = 16;
 const MAX_IGNORED_BYTES: usize = crate::MAX_RECORD_LEN;
 
@@ -521,11 +523,14 @@ impl ClientSession {
                 match self.open.iter_mut().find(|q| q.id == query_id) {
                     None => ClientEvent::Ignored(Ignored::UnknownQuery(ServerMessage::Record {
                         query_id,
-                        record,
+                        record: record.detached(),
                     })),
                     Some(pending) => {
                         if check && !(pending.answers(&record) && pending.first_time(&record)) {
-                            ClientEvent::Ignored(Ignored::NotAnAnswer { query_id, record })
+                            ClientEvent::Ignored(Ignored::NotAnAnswer {
+                                query_id,
+                                record: record.detached(),
+                            })
                         } else {
                             // Saturating: live records after Locally Complete
                             // are counted too, without end.

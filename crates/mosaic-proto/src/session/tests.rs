@@ -1090,6 +1090,42 @@ fn ignored_events_are_capped() {
     assert!(c.closed().is_none());
 }
 
+/// Ignored records may be kept for the connection's life (an application
+/// need not read them), so they hold none of the buffer they came in.
+#[test]
+fn ignored_records_hold_none_of_the_buffer_they_came_in() {
+    let mut c = client();
+    let other_author = Filter::builder()
+        .author_keys(&[[9; 32]])
+        .build()
+        .expect("fits");
+    let open = c.query(other_author, 0, t(0)).expect("id");
+    let record = sample_record();
+    for query_id in [QueryId(77), open] {
+        let message = ServerMessage::Record {
+            query_id,
+            record: record.clone(),
+        }
+        .to_bytes();
+        let mut read_buffer = bytes::BytesMut::with_capacity(64 * 1024);
+        read_buffer.extend_from_slice(&message);
+        read_buffer.extend_from_slice(&[0; 1000]);
+        let read_buffer = read_buffer.freeze();
+        c.handle_binary(read_buffer.slice(..message.len()), t(0));
+        assert!(read_buffer.is_unique(), "{query_id:?}");
+    }
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Ignored(Ignored::UnknownQuery(
+            ServerMessage::Record { .. }
+        )))
+    ));
+    assert!(matches!(
+        c.poll_event(),
+        Some(ClientEvent::Ignored(Ignored::NotAnAnswer { record: r, .. })) if r == record
+    ));
+}
+
 /// A record names itself: a Get answered with the same record again gets
 /// nothing more (a server repeating it without end would fill an
 /// application collecting the answers).
