@@ -525,6 +525,9 @@ impl ClientSession {
                         query_id,
                         record: record.detached(),
                     })),
+                    // Dropped unlooked-at: an abandoned Get notes no more
+                    // IDs, which a server could otherwise add without end.
+                    Some(pending) if pending.abandoned => return,
                     Some(pending) => {
                         if check && !(pending.answers(&record) && pending.first_time(&record)) {
                             ClientEvent::Ignored(Ignored::NotAnAnswer {
@@ -535,9 +538,6 @@ impl ClientSession {
                             // Saturating: live records after Locally Complete
                             // are counted too, without end.
                             pending.received = pending.received.saturating_add(1);
-                            if pending.abandoned {
-                                return;
-                            }
                             ClientEvent::Record { query_id, record }
                         }
                     }
@@ -685,10 +685,29 @@ impl ClientSession {
             return;
         }
         pending.abandoned = true;
+        if let Asked::Get { answered, .. } = &mut pending.asked {
+            *answered = Answered::default();
+        }
         let subscription = matches!(pending.asked, Asked::Subscribe { .. });
         if subscription && self.core.closed.is_none() {
             let bytes = ClientMessage::Unsubscribe { query_id }.to_bytes();
             self.core.outbound.push(Transmit::Message(bytes), now);
+        }
+    }
+
+    /// How many record IDs the open Get `query_id` has noted (tests).
+    #[cfg(test)]
+    pub(super) fn ids_noted(&self, query_id: QueryId) -> usize {
+        match self
+            .open
+            .iter()
+            .find(|q| q.id == query_id)
+            .map(|q| &q.asked)
+        {
+            Some(Asked::Get { answered, .. }) => {
+                usize::from(answered.first.is_some()) + answered.more.len()
+            }
+            _ => 0,
         }
     }
 

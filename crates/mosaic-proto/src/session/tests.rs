@@ -1193,6 +1193,36 @@ fn a_get_of_an_address_takes_each_version_once() {
     }
 }
 
+/// An abandoned Get drops what comes for it unlooked-at: a server sending
+/// new versions of its address without end adds nothing to the IDs it noted.
+#[test]
+fn an_abandoned_get_notes_no_more_ids() {
+    let mut c = client();
+    let version = |i: u64| record_with(&[], b"v", i << 16);
+    let address = version(1).address();
+    let g = c
+        .get(
+            References::from_refs(&[Reference::Address(address)]).expect("one"),
+            t(0),
+        )
+        .expect("id");
+    let answer = |record: Record| ServerMessage::Record {
+        query_id: g,
+        record,
+    };
+    for i in 1..=3 {
+        assert!(from_server(&mut c, answer(version(i))).is_some());
+    }
+    assert_eq!(c.ids_noted(g), 3);
+    c.abandon_query(g, t(0));
+    assert_eq!(c.ids_noted(g), 0);
+    for i in 4..=100 {
+        assert_eq!(from_server(&mut c, answer(version(i))), None, "version {i}");
+    }
+    assert_eq!(c.ids_noted(g), 0);
+    assert!(c.wants_input());
+}
+
 /// Records for no open query (or that answer nothing) are the server's doing:
 /// however large, they never stop input, which would stall every query of an
 /// application that does not read ignored events; their own bounds hold.
