@@ -15,6 +15,10 @@
 //! (`--quick`: 1,000 and 5,000); both processes raise their soft open-files
 //! limit to the hard limit.
 //!
+//! `MOSAIC_BENCH_LARGE=<bytes>`: each connection first sends a large
+//! Submission and a small one (see [`SENT_FIRST`]), then goes idle: what a
+//! connection keeps after one large message.
+//!
 //! Run: `cargo bench -p mosaic-benches --bench e2e_idle_memory [-- --quick]`
 
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -24,13 +28,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt as _;
+use futures_util::{SinkExt as _, StreamExt as _};
 use mosaic_benches::e2e::servers::serve_raw_tokio;
 use mosaic_benches::e2e::stats::median;
 use mosaic_benches::e2e::{Fixture, machine, process_runtime, quick, raise_nofile_limit, rss_kib};
 use mosaic_demo::store::{MemoryStore, accept_structural};
+use mosaic_proto::{ClientMessage, Record, RecordFlags, SubmissionResultCode, Timestamp};
 use mosaic_tls::Identity;
 use mosaic_ws::{Accepted, ServerOptions};
+use tungstenite::Message;
 use tungstenite::protocol::WebSocketConfig;
 
 /// Connections the client opens at once.
@@ -83,6 +89,9 @@ fn orchestrate() {
     let limit = raise_nofile_limit();
     println!("# e2e_idle_memory ({})", machine());
     println!("open-files soft limit {limit}; server: tokio, 2 workers; client: a separate process");
+    if let Ok(len) = std::env::var("MOSAIC_BENCH_LARGE") {
+        println!("each connection first sends a Submission of {len} payload bytes and one of 10");
+    }
     let identity = Identity::generate().expect("identity");
     let mosec = identity.to_mosec();
     let exe = std::env::current_exe().expect("current exe");
@@ -285,6 +294,31 @@ async fn serve_raw(
     .await
 }
 
+/// With `MOSAIC_BENCH_LARGE=<bytes>`, what each client connection sends
+/// before it goes idle: a Submission of a record with that many payload
+/// bytes, then one of 10. Both records are `FROM_AUTHOR` and the clients do
+/// not authenticate, so the Mosaic server answers `REJECTED_REQUIRES_AUTHN`
+/// and keeps neither; the raw clients send the same message bytes, each as
+/// one frame, and the raw server reads and drops them.
+static SENT_FIRST: std::sync::LazyLock<Option<[Record; 2]>> = std::sync::LazyLock::new(|| {
+    let len: usize = std::env::var("MOSAIC_BENCH_LARGE")
+        .ok()?
+        .parse()
+        .expect("bytes");
+    let identity = Identity::generate().expect("identity");
+    let record = |len: usize| {
+        mosaic_demo::script::note_with(
+            &identity,
+            &"x".repeat(len),
+            Timestamp::from_unix(1_700_000_000, 0).record_aligned(),
+            mosaic_demo::script::demo_kind(),
+            RecordFlags::FROM_AUTHOR,
+            &[],
+        )
+    };
+    Some([record(len), record(10)])
+});
+
 /// A connection the client holds.
 #[allow(dead_code)]
 enum Held {
@@ -311,6 +345,10 @@ async fn open(stack: &str, addr: SocketAddr, n: usize, fixture: &Fixture) -> Vec
                     let connection = mosaic_ws_tokio::connect(&url, &options)
                         .await
                         .expect("mosaic connect");
+                    for record in SENT_FIRST.iter().flatten() {
+                        let code = connection.submit(record.clone()).await.expect("submit");
+                        assert_eq!(code, SubmissionResultCode::RejectedRequiresAuthn);
+                    }
                     held.push(Held::Mosaic(connection));
                 } else {
                     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -321,13 +359,18 @@ async fn open(stack: &str, addr: SocketAddr, n: usize, fixture: &Fixture) -> Vec
                         .connect(name, tcp)
                         .await
                         .expect("tls");
-                    let (ws, _) = tokio_tungstenite::client_async_with_config(
+                    let (mut ws, _) = tokio_tungstenite::client_async_with_config(
                         url.as_str(),
                         tls,
                         Some(ws_config(&stack)),
                     )
                     .await
                     .expect("upgrade");
+                    for record in SENT_FIRST.iter().flatten() {
+                        let record = record.clone();
+                        let bytes = ClientMessage::Submission { record }.to_bytes();
+                        ws.send(Message::Binary(bytes)).await.expect("send");
+                    }
                     held.push(Held::Raw(Box::new(ws)));
                 }
             }

@@ -509,6 +509,11 @@ pub(crate) mod tests {
 
     /// A record signed by a fresh key, answering an empty filter.
     pub(crate) fn sample_record() -> Record {
+        record_of(b"hello")
+    }
+
+    /// A signed record carrying `payload`.
+    pub(crate) fn record_of(payload: &[u8]) -> Record {
         let identity = mosaic_tls::Identity::generate().expect("rng");
         let key = identity.public_key().to_bytes();
         mosaic_proto::RecordParts {
@@ -519,7 +524,7 @@ pub(crate) mod tests {
             timestamp: mosaic_proto::Timestamp::from_unix(1_700_000_000, 0).record_aligned(),
             flags: mosaic_proto::RecordFlags::empty(),
             tags: &[],
-            payload: b"hello",
+            payload,
         }
         .sign(identity.signing_key())
         .expect("fits")

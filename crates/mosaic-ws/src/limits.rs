@@ -20,8 +20,9 @@ pub struct Limits {
     pub max_message_len: usize,
     /// WebSocket read buffer, allocated per connection. Default 4 KiB, so an
     /// idle connection stays cheap. tungstenite grows it to hold a larger
-    /// message and may keep that capacity afterwards: a connection that was
-    /// sent one large message can hold up to [`Limits::max_message_len`].
+    /// frame and may keep that capacity afterwards: a connection that was
+    /// sent one large frame can hold up to [`Limits::max_message_len`].
+    /// Mosaic clients send messages over 16 KiB in 16 KiB frames.
     pub read_buffer_size: usize,
     /// Bytes the WebSocket layer gathers before writing to TLS. Default 64 KiB.
     pub write_buffer_size: usize,
