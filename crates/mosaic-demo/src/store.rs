@@ -177,6 +177,12 @@ impl MemoryStore {
         if (self.validator)(record).is_err() {
             return SubmissionResultCode::RejectedInvalid;
         }
+        // The submitted record shares the buffer its connection read it
+        // into (4 KiB or more): kept as it is, each stored record could hold
+        // one, and the store's byte limit would bound a fraction of its
+        // memory. Copied before the lock is taken (a record may be 1 MiB).
+        let detached = record.detached();
+        let record = &detached;
         let received_at = now();
         let mut state = self.lock();
         let id = record.id();
@@ -184,12 +190,6 @@ impl MemoryStore {
         if state.records.contains_key(&key) {
             return SubmissionResultCode::Duplicate;
         }
-        // The submitted record shares the buffer its connection read it
-        // into (4 KiB or more): kept as it is, each stored record could hold
-        // one, and the store's byte limit would bound a fraction of its
-        // memory.
-        let detached = record.detached();
-        let record = &detached;
         let kind = record.kind();
         match kind.duplicate_handling() {
             DuplicateHandling::Ephemeral => {
@@ -382,6 +382,13 @@ impl MemoryStore {
         limit: u16,
         reader: Option<[u8; 32]>,
     ) -> Result<(), SessionError> {
+        // Kept for the subscription's life: a copy of its own, not the
+        // Subscribe message's read buffer (see `Filter`), which goes now
+        // rather than after the catch-up.
+        let filter = {
+            let read = filter;
+            read.detached()
+        };
         // Stored matches and registration at once: no record falls in between.
         let stored = {
             let mut state = self.lock();
@@ -390,9 +397,7 @@ impl MemoryStore {
                 connection,
                 sender: sender.clone(),
                 query,
-                // Kept for the subscription's life: a copy of its own, not
-                // the Subscribe message's read buffer (see `Filter`).
-                filter: filter.detached(),
+                filter,
                 reader,
                 catching_up: Some(Vec::new()),
                 catching_up_bytes: 0,

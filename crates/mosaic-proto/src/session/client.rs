@@ -752,7 +752,7 @@ impl ClientSession {
     /// [`MAX_IGNORED_EVENTS`]).
     fn input_held(&self) -> bool {
         self.events.len() - self.held.ignored >= self.config.max_pending_events
-            || self.held.bytes >= self.config.max_pending_event_bytes
+            || (self.held.bytes > 0 && self.held.bytes >= self.config.max_pending_event_bytes)
     }
 
     /// Time passed: keepalive and stalled server.

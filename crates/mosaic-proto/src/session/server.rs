@@ -390,7 +390,7 @@ impl ServerSession {
     /// Whether input is held back because the application lags behind.
     fn input_held(&self) -> bool {
         self.events.len() >= self.config.max_pending_events
-            || self.event_bytes >= self.config.max_pending_event_bytes
+            || (self.event_bytes > 0 && self.event_bytes >= self.config.max_pending_event_bytes)
     }
 
     fn idle_deadline(&self) -> Option<Instant> {

@@ -589,6 +589,20 @@ fn server_input_stops_while_pending_events_hold_too_many_bytes() {
     assert!(!s.wants_input(), "2,064 bytes of references");
     assert!(matches!(s.poll_event(), Some(ServerEvent::Get { .. })));
     assert!(s.wants_input());
+
+    // A limit of 0 still takes one message at a time.
+    let mut s = ServerSession::new(
+        ServerConfig {
+            max_pending_event_bytes: 0,
+            ..ServerConfig::default()
+        },
+        t(0),
+    );
+    assert!(s.wants_input());
+    s.handle_binary(submission(0), t(0));
+    assert!(!s.wants_input());
+    assert!(s.poll_event().is_some());
+    assert!(s.wants_input());
 }
 
 /// A client whose pending answers may hold 2 KiB.
@@ -629,6 +643,22 @@ fn client_input_stops_while_pending_records_hold_too_many_bytes() {
     assert!(!c.wants_input());
     c.abandon_query(id, t(0));
     assert!(c.wants_input(), "abandoned answers no longer count");
+
+    // A limit of 0 still takes one record at a time.
+    let mut c = ClientSession::new(
+        ClientConfig {
+            keepalive: None,
+            max_pending_event_bytes: 0,
+            ..ClientConfig::default()
+        },
+        t(0),
+    );
+    let id = c.query(author_filter(), 0, t(0)).expect("id");
+    assert!(c.wants_input());
+    c.handle_binary(answer_of_1500_bytes(id).to_bytes(), t(0));
+    assert!(!c.wants_input());
+    assert!(c.poll_event().is_some());
+    assert!(c.wants_input());
 }
 
 #[test]
