@@ -20,9 +20,10 @@ use futures_sink::Sink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use mosaic_proto::CloseCode;
 use mosaic_proto::session::{Session, Transmit};
+use tungstenite::error::{CapacityError, ProtocolError};
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame};
-use tungstenite::{Error as WsError, Message, error::CapacityError};
+use tungstenite::{Error as WsError, Message};
 
 use crate::Runtime;
 use crate::shared::{Drive, Inner, Shared};
@@ -364,6 +365,18 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                 }
             };
             if let Err(error) = self.ws.start_send_unpin(message) {
+                if self.peer_finished
+                    && matches!(error, WsError::Protocol(ProtocolError::SendAfterClosing))
+                {
+                    // The peer's close frame came while a message was going
+                    // (most likely one in frames): the peer takes nothing
+                    // more, and tungstenite's reply to its close waits in
+                    // the sink to be flushed.
+                    self.fragments = None;
+                    self.outgoing.clear();
+                    self.unflushed = true;
+                    break;
+                }
                 self.write_failed(error);
                 break;
             }
@@ -795,6 +808,11 @@ mod tests {
         ready_polls: AtomicUsize,
         ready_budget: AtomicUsize,
         flushes: AtomicBool,
+        /// Flushes completed.
+        flushed: AtomicUsize,
+        /// The peer's close frame came: data is refused as tungstenite
+        /// refuses it (`SendAfterClosing`).
+        closing: AtomicBool,
     }
 
     impl Peer {
@@ -807,6 +825,8 @@ mod tests {
                 ready_polls: AtomicUsize::new(0),
                 ready_budget: AtomicUsize::new(ready_budget),
                 flushes: AtomicBool::new(flushes),
+                flushed: AtomicUsize::new(0),
+                closing: AtomicBool::new(false),
             })
         }
 
@@ -842,12 +862,16 @@ mod tests {
         }
 
         fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), WsError> {
+            if self.0.closing.load(Ordering::SeqCst) && !matches!(message, Message::Close(_)) {
+                return Err(WsError::Protocol(ProtocolError::SendAfterClosing));
+            }
             self.0.sent.lock().expect("recorder").push(message);
             Ok(())
         }
 
         fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), WsError>> {
             if self.0.flushes.load(Ordering::SeqCst) {
+                self.0.flushed.fetch_add(1, Ordering::SeqCst);
                 Poll::Ready(Ok(()))
             } else {
                 Poll::Pending
@@ -1294,6 +1318,44 @@ mod tests {
             record,
         };
         assert_eq!(reassemble(&sent, usize::MAX), message.to_bytes());
+    }
+
+    /// The peer closes while a message in frames is going (a server closing
+    /// with 1009 on an upload, say): the rest is dropped, the peer's close
+    /// code stands, and the sink is still flushed, which carries
+    /// tungstenite's reply to the peer's close frame.
+    #[test]
+    fn a_close_from_the_peer_mid_message_still_flushes_the_reply() {
+        let s = started();
+        s.peer.ready_budget.store(1, Ordering::SeqCst);
+        let record = crate::client::tests::record_of(&[7; 40_000]);
+        s.shared
+            .call(|session, now| session.submit(record, now))
+            .expect("queued");
+        s.run_task();
+        assert_eq!(s.peer.sent().len(), 1, "the first frame");
+        let flushed = s.peer.flushed.load(Ordering::SeqCst);
+        let close = CloseFrame {
+            code: 1009.into(),
+            reason: "too big".into(),
+        };
+        s.peer
+            .inbound
+            .lock()
+            .expect("inbound")
+            .push_back(Message::Close(Some(close)));
+        s.peer.closing.store(true, Ordering::SeqCst);
+        s.peer.ready_budget.store(usize::MAX, Ordering::SeqCst);
+        Waker::from(s.shared.clone()).wake_by_ref();
+        let mut cx = Context::from_waker(&s.task_waker);
+        assert!(s.shared.poll_driver_task(&mut cx, true).is_ready(), "done");
+        assert_eq!(s.peer.sent().len(), 1, "nothing more was sent");
+        assert!(
+            s.peer.flushed.load(Ordering::SeqCst) > flushed,
+            "flushed after the close"
+        );
+        let closed = s.shared.lock().closed().cloned().expect("closed");
+        assert_eq!(closed.code, mosaic_proto::CloseCode(1009));
     }
 
     /// A message tungstenite gathered from frames, in a vector grown to
