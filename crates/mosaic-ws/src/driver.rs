@@ -62,7 +62,7 @@ const SINGLE_FRAME_MAX: usize = 4 * 1024;
 /// hold the largest frame it reads and reuses that allocation from then on,
 /// so a server connection that was sent one 1 MiB frame would keep 1 MiB
 /// for the rest of its life (measured: 907 KiB per idle connection after
-/// one 900 KB submission, 33 KiB in 16 KiB frames). The frames are slices
+/// one 900 KB submission, 33-37 KiB in 16 KiB frames). The frames are slices
 /// of the message's bytes: nothing is copied here.
 ///
 /// Records a server sends are not cut so: tungstenite gathers a fragmented
