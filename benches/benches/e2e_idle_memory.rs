@@ -17,7 +17,10 @@
 //!
 //! `MOSAIC_BENCH_LARGE=<bytes>`: each connection first sends a large
 //! Submission and a small one (see [`SENT_FIRST`]), then goes idle: what a
-//! connection keeps after one large message.
+//! connection keeps after one large message. `MOSAIC_BENCH_SERVED=<bytes>`:
+//! each Mosaic connection is first sent a stored record of that size (see
+//! [`SERVED_FIRST`]); `MOSAIC_BENCH_RECORD_FRAME=<bytes>` sets the server's
+//! `Limits::record_frame_len`.
 //!
 //! Run: `cargo bench -p mosaic-benches --bench e2e_idle_memory [-- --quick]`
 
@@ -91,6 +94,12 @@ fn orchestrate() {
     println!("open-files soft limit {limit}; server: tokio, 2 workers; client: a separate process");
     if let Ok(len) = std::env::var("MOSAIC_BENCH_LARGE") {
         println!("each connection first sends a Submission of {len} payload bytes and one of 10");
+    }
+    if let Ok(len) = std::env::var("MOSAIC_BENCH_SERVED") {
+        println!("each Mosaic connection is first sent a record of {len} payload bytes");
+    }
+    if let Ok(len) = std::env::var("MOSAIC_BENCH_RECORD_FRAME") {
+        println!("the Mosaic server sends records in frames of {len} bytes");
     }
     let identity = Identity::generate().expect("identity");
     let mosec = identity.to_mosec();
@@ -258,9 +267,16 @@ fn server(stack: &str, addr: &str, fixture: Fixture) {
 async fn serve_mosaic(addr: &str, fixture: &Fixture, live: Arc<AtomicUsize>) -> SocketAddr {
     let mut options = ServerOptions::new(fixture.server_tls.clone());
     options.max_connections = 20_000;
+    options.limits.record_frame_len = std::env::var("MOSAIC_BENCH_RECORD_FRAME")
+        .ok()
+        .map(|len| len.parse().expect("bytes"));
     let server = mosaic_ws_tokio::bind(addr, options).await.expect("bind");
     let local = server.local_addr().expect("addr");
     let store = MemoryStore::new(1000, accept_structural());
+    if let Some(record) = &*SERVED_FIRST {
+        let code = store.submit(record, &mosaic_tls::PeerIdentity::Anonymous);
+        assert_eq!(code, SubmissionResultCode::Ok);
+    }
     tokio::spawn(server.serve(
         move |accepted| {
             let (store, live) = (store.clone(), live.clone());
@@ -319,6 +335,25 @@ static SENT_FIRST: std::sync::LazyLock<Option<[Record; 2]>> = std::sync::LazyLoc
     Some([record(len), record(10)])
 });
 
+/// With `MOSAIC_BENCH_SERVED=<bytes>`, a record with that many payload bytes
+/// that the Mosaic server stores at start, and that each client connection
+/// asks for (a Query of everything, LIMIT 1) before it goes idle.
+static SERVED_FIRST: std::sync::LazyLock<Option<Record>> = std::sync::LazyLock::new(|| {
+    let len: usize = std::env::var("MOSAIC_BENCH_SERVED")
+        .ok()?
+        .parse()
+        .expect("bytes");
+    let identity = Identity::generate().expect("identity");
+    Some(mosaic_demo::script::note_with(
+        &identity,
+        &"x".repeat(len),
+        Timestamp::from_unix(1_700_000_000, 0).record_aligned(),
+        mosaic_demo::script::demo_kind(),
+        RecordFlags::empty(),
+        &[],
+    ))
+});
+
 /// A connection the client holds.
 #[allow(dead_code)]
 enum Held {
@@ -348,6 +383,12 @@ async fn open(stack: &str, addr: SocketAddr, n: usize, fixture: &Fixture) -> Vec
                     for record in SENT_FIRST.iter().flatten() {
                         let code = connection.submit(record.clone()).await.expect("submit");
                         assert_eq!(code, SubmissionResultCode::RejectedRequiresAuthn);
+                    }
+                    if SERVED_FIRST.is_some() {
+                        let everything = mosaic_proto::Filter::builder().build().expect("filter");
+                        let answers = connection.query(everything, 1).await.expect("query");
+                        let records = answers.collect_all().await.expect("answers");
+                        assert_eq!(records.len(), 1);
                     }
                     held.push(Held::Mosaic(connection));
                 } else {

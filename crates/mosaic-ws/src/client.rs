@@ -55,8 +55,7 @@ impl ClientConnection {
     ) -> ClientConnection {
         let config = options.session_for(info.negotiated());
         let shared = Shared::new(ClientSession::new(config, Instant::now()));
-        let close_timeout = options.limits.close_timeout;
-        spawn_driver(ws, &shared, runtime.clone(), close_timeout, Box::new(()));
+        spawn_driver(ws, &shared, runtime.clone(), &options.limits, Box::new(()));
         let info = Arc::new(info);
         let guard = Arc::new(CloseOnDrop(shared.clone()));
         ClientConnection {

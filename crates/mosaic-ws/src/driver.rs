@@ -25,8 +25,8 @@ use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame};
 use tungstenite::{Error as WsError, Message};
 
-use crate::Runtime;
 use crate::shared::{Drive, Inner, Shared};
+use crate::{Limits, Runtime};
 
 /// Most rounds of read-and-write in one poll before yielding to other tasks.
 const ROUNDS_PER_POLL: usize = 16;
@@ -65,11 +65,11 @@ const SINGLE_FRAME_MAX: usize = 4 * 1024;
 /// one 900 KB submission, 33-37 KiB in 16 KiB frames). The frames are slices
 /// of the message's bytes: nothing is copied here.
 ///
-/// Records a server sends are not cut so: tungstenite gathers a fragmented
-/// message by copying each frame into a vector that it grows by doubling
-/// (copying what it holds at each step), which took a fifth off the 64 KiB
-/// throughput; a client, with one connection to its server, keeps the
-/// larger buffer instead. The driver shrinks such a vector to fit ([`fit`]).
+/// Records a server sends are cut so only on request
+/// ([`Limits::record_frame_len`]): tungstenite gathers a fragmented message
+/// by copying each frame into a vector that it grows by doubling (copying
+/// what it holds at each step); in 16 KiB frames that took a fifth off the
+/// 64 KiB throughput. The driver shrinks such a vector to fit ([`fit`]).
 const FRAME_MAX: usize = 16 * 1024;
 
 /// Capacity of the scratch buffer that small messages are laid out in: the
@@ -143,6 +143,8 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     /// socket is dropped whatever the peer does.
     linger_until: Option<Instant>,
     close_timeout: Duration,
+    /// The largest frame of a Record's bytes ([`Limits::record_frame_len`]).
+    record_frame_len: usize,
     /// An application task runs this poll (see [`Shared::poll_event`]): the
     /// timer is left to the driver task, since a runtime's timer may need
     /// its own threads to be made.
@@ -166,10 +168,10 @@ pub(crate) fn spawn_driver<W: WebSocket, S: Session + Send + 'static, R: Runtime
     ws: W,
     shared: &Arc<Shared<S>>,
     runtime: R,
-    close_timeout: Duration,
+    limits: &Limits,
     hold: Box<dyn Send>,
 ) {
-    let driver = Driver::new(ws, shared.clone(), runtime.clone(), close_timeout, hold);
+    let driver = Driver::new(ws, shared.clone(), runtime.clone(), limits, hold);
     shared.install(Box::new(driver));
     runtime.spawn(Box::pin(DriverTask {
         shared: shared.clone(),
@@ -212,7 +214,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         ws: W,
         shared: Arc<Shared<S>>,
         runtime: R,
-        close_timeout: Duration,
+        limits: &Limits,
         hold: Box<dyn Send>,
     ) -> Self {
         Driver {
@@ -233,7 +235,10 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             write_done: false,
             close_sent: false,
             linger_until: None,
-            close_timeout,
+            close_timeout: limits.close_timeout,
+            record_frame_len: limits
+                .record_frame_len
+                .map_or(usize::MAX, |len| len.max(SINGLE_FRAME_MAX)),
             inline: false,
             _hold: hold,
         }
@@ -463,7 +468,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                 self.fragments = Some(Fragments {
                     bytes: record,
                     at: 0,
-                    frame_max: usize::MAX,
+                    frame_max: self.record_frame_len,
                 });
                 Message::Frame(Frame::message(
                     self.lay_out(&header, &[]),
@@ -921,13 +926,22 @@ mod tests {
         shared: &Arc<Shared<S>>,
         timers: &Arc<AtomicUsize>,
     ) -> Driver<Recorder, S, Timers> {
-        Driver::new(
-            Recorder(peer.clone()),
-            shared.clone(),
-            Timers(timers.clone()),
-            Duration::from_secs(1),
-            Box::new(()),
-        )
+        let limits = Limits {
+            close_timeout: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        driver_with(peer, shared, timers, &limits)
+    }
+
+    /// [`driver_to`] with these limits.
+    fn driver_with<S: Session>(
+        peer: &Arc<Peer>,
+        shared: &Arc<Shared<S>>,
+        timers: &Arc<AtomicUsize>,
+        limits: &Limits,
+    ) -> Driver<Recorder, S, Timers> {
+        let (recorder, timers) = (Recorder(peer.clone()), Timers(timers.clone()));
+        Driver::new(recorder, shared.clone(), timers, limits, Box::new(()))
     }
 
     /// A client connection on a driver over a [`Recorder`] and [`Timers`],
@@ -1230,10 +1244,10 @@ mod tests {
     /// frame it read, stays small; the frames continue across runs when the
     /// sink makes the driver wait between them, and nothing is sent between
     /// them. A server's large Record goes as its header's frame and one
-    /// frame of the shared record bytes.
+    /// frame of the shared record bytes, or, asked to
+    /// ([`Limits::record_frame_len`]), in frames of the length asked.
     #[test]
     fn large_messages_go_in_frames() {
-        use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession};
         use mosaic_proto::{ClientMessage, QueryId, ServerMessage};
 
         let record = crate::client::tests::record_of(&[7; 40_000]);
@@ -1277,32 +1291,7 @@ mod tests {
         }
 
         // A server's Record: its header's frame, then the record's.
-        let config = ServerConfig {
-            keepalive: None,
-            idle_timeout: None,
-            ..ServerConfig::default()
-        };
-        let shared = Shared::new(ServerSession::new(config, Instant::now()));
-        let query = ClientMessage::Query {
-            query_id: QueryId(1),
-            limit: 0,
-            filter: mosaic_proto::Filter::builder().build().expect("filter"),
-        };
-        let peer = Peer::new([Message::Binary(query.to_bytes())].into(), usize::MAX, true);
-        let mut driver = driver_to(&peer, &shared, &Arc::default());
-        let (_task, task_waker) = counter();
-        let mut cx = Context::from_waker(&task_waker);
-        assert!(driver.run(&mut cx).is_pending());
-        let Some(ServerEvent::Query { query, .. }) = shared.lock().session.poll_event() else {
-            panic!("expected the query");
-        };
-        shared
-            .lock()
-            .session
-            .send_record(query, &record, Instant::now())
-            .expect("queued");
-        assert!(driver.run(&mut cx).is_pending());
-        let sent = peer.sent();
+        let sent = record_sent(&record, &Limits::default());
         assert_eq!(sent.len(), 2, "the header, then the record");
         let (Message::Frame(header), Message::Frame(body)) = (&sent[0], &sent[1]) else {
             panic!("two frames");
@@ -1315,9 +1304,57 @@ mod tests {
         );
         let message = ServerMessage::Record {
             query_id: QueryId(1),
-            record,
+            record: record.clone(),
         };
         assert_eq!(reassemble(&sent, usize::MAX), message.to_bytes());
+
+        // Asked to, in frames of the length asked (at least 4 KiB).
+        for (asked, frame) in [(16 * 1024, 16 * 1024), (100, 4 * 1024)] {
+            let limits = Limits {
+                record_frame_len: Some(asked),
+                ..Limits::default()
+            };
+            let sent = record_sent(&record, &limits);
+            assert_eq!(sent.len(), 1 + record.len().div_ceil(frame), "{asked}");
+            assert_eq!(
+                reassemble(&sent, frame.max(8)),
+                message.to_bytes(),
+                "{asked}"
+            );
+        }
+    }
+
+    /// What a server's driver with `limits` sends for one Record of `record`.
+    fn record_sent(record: &mosaic_proto::Record, limits: &Limits) -> Vec<Message> {
+        use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession};
+        use mosaic_proto::{ClientMessage, QueryId};
+
+        let config = ServerConfig {
+            keepalive: None,
+            idle_timeout: None,
+            ..ServerConfig::default()
+        };
+        let shared = Shared::new(ServerSession::new(config, Instant::now()));
+        let query = ClientMessage::Query {
+            query_id: QueryId(1),
+            limit: 0,
+            filter: mosaic_proto::Filter::builder().build().expect("filter"),
+        };
+        let peer = Peer::new([Message::Binary(query.to_bytes())].into(), usize::MAX, true);
+        let mut driver = driver_with(&peer, &shared, &Arc::default(), limits);
+        let (_task, task_waker) = counter();
+        let mut cx = Context::from_waker(&task_waker);
+        assert!(driver.run(&mut cx).is_pending());
+        let Some(ServerEvent::Query { query, .. }) = shared.lock().session.poll_event() else {
+            panic!("expected the query");
+        };
+        shared
+            .lock()
+            .session
+            .send_record(query, record, Instant::now())
+            .expect("queued");
+        assert!(driver.run(&mut cx).is_pending());
+        peer.sent()
     }
 
     /// The peer closes while a message in frames is going (a server closing

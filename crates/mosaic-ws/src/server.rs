@@ -145,8 +145,13 @@ impl ServerConnection {
     ) -> ServerConnection {
         let config = options.session_for(info.negotiated());
         let shared = Shared::new(ServerSession::new(config, Instant::now()));
-        let close_timeout = options.limits.close_timeout;
-        spawn_driver(ws, &shared, runtime.clone(), close_timeout, Box::new(hold));
+        spawn_driver(
+            ws,
+            &shared,
+            runtime.clone(),
+            &options.limits,
+            Box::new(hold),
+        );
         let info = Arc::new(info);
         let guard = Arc::new(CloseOnDrop(shared.clone()));
         ServerConnection {
