@@ -1160,31 +1160,17 @@ mod tests {
     /// in its first round once quiet: at once, or after a flush that waits.
     #[test]
     fn buffers_are_kept_while_in_use_and_freed_when_the_connection_goes_quiet() {
-        use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession};
-        use mosaic_proto::{ClientMessage, QueryId};
-
         let record = crate::client::tests::sample_record();
-        let config = ServerConfig {
-            keepalive: None,
-            idle_timeout: None,
-            ..ServerConfig::default()
+        let limits = Limits {
+            close_timeout: Duration::from_secs(1),
+            ..Limits::default()
         };
-        let shared = Shared::new(ServerSession::new(config, Instant::now()));
-        let query = ClientMessage::Query {
-            query_id: QueryId(1),
-            limit: 0,
-            filter: mosaic_proto::Filter::builder().build().expect("filter"),
-        };
-        let peer = Peer::new([Message::Binary(query.to_bytes())].into(), usize::MAX, true);
-        let mut driver = driver_to(&peer, &shared, &Arc::default());
+        let serving = Serving::query(&limits);
+        let (shared, peer, mut driver, query) =
+            (serving.shared, serving.peer, serving.driver, serving.query);
         let quiet = Duration::from_millis(100);
         driver.quiet_after = quiet;
-        let (_task, task_waker) = counter();
-        let mut cx = Context::from_waker(&task_waker);
-        assert!(driver.run(&mut cx).is_pending());
-        let Some(ServerEvent::Query { query, .. }) = shared.lock().session.poll_event() else {
-            panic!("expected the query");
-        };
+        let mut cx = Context::from_waker(&serving.task_waker);
         let held = |d: &Driver<_, _, _>| (d.scratch.capacity() > 0, d.outgoing.capacity() > 0);
         let answer = |driver: &mut Driver<_, _, _>, cx: &mut Context<'_>| {
             shared
@@ -1324,37 +1310,66 @@ mod tests {
         }
     }
 
+    /// A server connection (no keepalive, no idle timeout) on a driver with
+    /// `limits`, whose driver has read the client's Query (id 1, every
+    /// record) and whose application has taken it.
+    struct Serving {
+        shared: Arc<Shared<mosaic_proto::session::ServerSession>>,
+        peer: Arc<Peer>,
+        driver: Driver<Recorder, mosaic_proto::session::ServerSession, Timers>,
+        query: mosaic_proto::session::QueryRef,
+        task_waker: Waker,
+    }
+
+    impl Serving {
+        fn query(limits: &Limits) -> Serving {
+            use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession};
+            use mosaic_proto::{ClientMessage, QueryId};
+
+            let config = ServerConfig {
+                keepalive: None,
+                idle_timeout: None,
+                ..ServerConfig::default()
+            };
+            let shared = Shared::new(ServerSession::new(config, Instant::now()));
+            let query = ClientMessage::Query {
+                query_id: QueryId(1),
+                limit: 0,
+                filter: mosaic_proto::Filter::builder().build().expect("filter"),
+            };
+            let peer = Peer::new([Message::Binary(query.to_bytes())].into(), usize::MAX, true);
+            let mut driver = driver_with(&peer, &shared, &Arc::default(), limits);
+            let (_task, task_waker) = counter();
+            assert!(
+                driver
+                    .run(&mut Context::from_waker(&task_waker))
+                    .is_pending()
+            );
+            let Some(ServerEvent::Query { query, .. }) = shared.lock().session.poll_event() else {
+                panic!("expected the query");
+            };
+            Serving {
+                shared,
+                peer,
+                driver,
+                query,
+                task_waker,
+            }
+        }
+    }
+
     /// What a server's driver with `limits` sends for one Record of `record`.
     fn record_sent(record: &mosaic_proto::Record, limits: &Limits) -> Vec<Message> {
-        use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession};
-        use mosaic_proto::{ClientMessage, QueryId};
-
-        let config = ServerConfig {
-            keepalive: None,
-            idle_timeout: None,
-            ..ServerConfig::default()
-        };
-        let shared = Shared::new(ServerSession::new(config, Instant::now()));
-        let query = ClientMessage::Query {
-            query_id: QueryId(1),
-            limit: 0,
-            filter: mosaic_proto::Filter::builder().build().expect("filter"),
-        };
-        let peer = Peer::new([Message::Binary(query.to_bytes())].into(), usize::MAX, true);
-        let mut driver = driver_with(&peer, &shared, &Arc::default(), limits);
-        let (_task, task_waker) = counter();
-        let mut cx = Context::from_waker(&task_waker);
-        assert!(driver.run(&mut cx).is_pending());
-        let Some(ServerEvent::Query { query, .. }) = shared.lock().session.poll_event() else {
-            panic!("expected the query");
-        };
-        shared
+        let mut serving = Serving::query(limits);
+        serving
+            .shared
             .lock()
             .session
-            .send_record(query, record, Instant::now())
+            .send_record(serving.query, record, Instant::now())
             .expect("queued");
-        assert!(driver.run(&mut cx).is_pending());
-        peer.sent()
+        let mut cx = Context::from_waker(&serving.task_waker);
+        assert!(serving.driver.run(&mut cx).is_pending());
+        serving.peer.sent()
     }
 
     /// The peer closes while a message in frames is going (a server closing
