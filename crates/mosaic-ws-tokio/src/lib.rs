@@ -13,7 +13,7 @@ impl Runtime for Tokio {
     type Sleep = tokio::time::Sleep;
 
     // Measured on tokio, where the skipped run is a saving in instructions
-    // and in latency (benches/README.md, "Stop 16").
+    // and in latency (benches/HISTORY.md, "Stop 16").
     const SKIP_SERVED_WAKEUPS: bool = true;
 
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {

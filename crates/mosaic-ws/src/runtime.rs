@@ -18,7 +18,7 @@ pub trait Runtime: Clone + Send + Sync + Unpin + 'static {
     /// that saves about 1,700 instructions per Get round trip (both ends); on
     /// async-std's multi-threaded executor the same skip measured slower
     /// (its idle thread then takes more of the other tasks' work), so the
-    /// default is to run. See benches/README.md, "Stop 16".
+    /// default is to run. See benches/HISTORY.md, "Stop 16".
     const SKIP_SERVED_WAKEUPS: bool = false;
 
     /// A future that completes at `deadline`.
