@@ -1,7 +1,8 @@
 //! Fuzzes the filter and record views directly: arbitrary bytes as a filter
-//! and as a record, every accessor and iterator on what parses, matching of
-//! the two, and the builders fed with what the views read back (which must
-//! rebuild the same bytes).
+//! and as a record, every accessor and iterator on what parses, full
+//! validation of the record (`Record::verify`), matching of the two, and the
+//! builders fed with what the views read back (which must rebuild the same
+//! bytes).
 
 #![no_main]
 
@@ -58,6 +59,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(record) = Record::from_bytes(Bytes::copy_from_slice(bytes)) {
             rebuild_record(&record);
             let _ = (record.id(), record.address(), format!("{record:?}"));
+            // Full validation on peer bytes: key checks, hash, signature.
+            if let Ok(verified) = record.verify() {
+                assert_eq!(verified.as_bytes(), record.as_bytes());
+            }
         }
     }
     if let (Ok(filter), Ok(record)) = (
