@@ -41,7 +41,9 @@ pub struct ClientConfig {
     pub keepalive: Option<KeepaliveConfig>,
     /// Drop records that do not answer their query: not matching its filter
     /// (the time-of-receipt elements cannot be checked by a client and are
-    /// skipped) or not among a Get's references, or past its LIMIT. Default on.
+    /// skipped) or not among a Get's references, or past its LIMIT, and a
+    /// Get's repeats of a record it had (noting at most as many IDs as it
+    /// has references, and 1,024 more, in all). Default on.
     pub check_answers: bool,
 }
 
@@ -135,6 +137,7 @@ enum Asked {
     /// A Get, with the IDs of the records it has had: a record names itself,
     /// so one sent again answers nothing (a server repeating one record
     /// without end would otherwise fill an application collecting them).
+    /// The IDs noted are bounded ([`MAX_VERSIONS_NOTED`]).
     Get {
         references: References,
         answered: Answered,
@@ -146,16 +149,36 @@ enum Asked {
     },
 }
 
-/// The IDs a Get has had. Most Gets have one record, kept inline: a set
-/// (and its allocation and hashing) only from the second.
-#[derive(Debug, Default)]
+/// Most IDs a Get notes beyond its number of references (one shared
+/// total: versions of an address may use it all). A Get of an address may
+/// have any number of versions, and a server could send new ones without
+/// end; past this many, records are still taken but no longer checked for
+/// repeats, so that the set stays bounded (about 100 KiB for a Get of one
+/// reference: 2,048 slots of 48-byte IDs).
+pub(super) const MAX_VERSIONS_NOTED: usize = 1024;
+
+/// The IDs a Get has had, up to its number of references and
+/// [`MAX_VERSIONS_NOTED`] more, in all. Most Gets have one record, kept inline: a
+/// set (and its allocation and hashing) only from the second.
+#[derive(Debug)]
 struct Answered {
     first: Option<Id>,
     more: HashSet<Id>,
+    /// Most IDs noted, the first included.
+    most: usize,
 }
 
 impl Answered {
-    /// Notes `id`; whether it is new.
+    fn for_references(references: &References) -> Self {
+        Answered {
+            first: None,
+            more: HashSet::new(),
+            most: references.len().saturating_add(MAX_VERSIONS_NOTED),
+        }
+    }
+
+    /// Notes `id`; whether it is new (or, once `most` are noted, not among
+    /// those noted).
     fn insert(&mut self, id: Id) -> bool {
         match self.first {
             None => {
@@ -163,8 +186,15 @@ impl Answered {
                 true
             }
             Some(first) if first == id => false,
+            Some(_) if 1 + self.more.len() >= self.most => !self.more.contains(&id),
             Some(_) => self.more.insert(id),
         }
+    }
+
+    /// Forgets what was noted (an abandoned Get notes nothing more).
+    fn forget(&mut self) {
+        self.first = None;
+        self.more = HashSet::new();
     }
 }
 
@@ -365,6 +395,13 @@ impl ClientSession {
 
     /// Asks for records by ID or address.
     ///
+    /// With [`ClientConfig::check_answers`] each record is taken once: one
+    /// sent again is an [`Ignored::NotAnAnswer`] event. The Get notes the IDs
+    /// it had, as many as it has references and 1,024 more, in all (an
+    /// address may have many versions); past that, records are taken without
+    /// the check for repeats, so that a server sending versions without end
+    /// cannot grow the set without end.
+    ///
     /// # Errors
     /// [`SessionError::TooManyOpenQueries`], [`SessionError::QueueFull`], [`SessionError::Closed`].
     pub fn get(&mut self, references: References, now: Instant) -> Result<QueryId, SessionError> {
@@ -375,8 +412,8 @@ impl ClientSession {
                     references: references.clone(),
                 };
                 let asked = Asked::Get {
+                    answered: Answered::for_references(&references),
                     references,
-                    answered: Answered::default(),
                 };
                 (message, asked, 0)
             },
@@ -686,7 +723,7 @@ impl ClientSession {
         }
         pending.abandoned = true;
         if let Asked::Get { answered, .. } = &mut pending.asked {
-            *answered = Answered::default();
+            answered.forget();
         }
         let subscription = matches!(pending.asked, Asked::Subscribe { .. });
         if subscription && self.core.closed.is_none() {

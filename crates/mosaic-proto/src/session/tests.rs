@@ -1223,6 +1223,57 @@ fn a_get_of_an_address_takes_each_version_once() {
     }
 }
 
+/// The IDs a Get notes are bounded: as many as its references and
+/// `MAX_VERSIONS_NOTED` more, in all. Past that, a server's new versions are
+/// still taken but not noted, and the repeats of those noted are still
+/// refused.
+#[test]
+fn a_get_notes_a_bounded_number_of_versions() {
+    let version = |i: u64| record_with(&[], b"v", i << 16);
+    let address = version(1).address();
+    let other = record_with(&[], b"other", 7 << 16);
+    for references in [
+        vec![Reference::Address(address)],
+        vec![Reference::Address(address), Reference::Id(other.id())],
+    ] {
+        let mut c = client();
+        let count = references.len();
+        let g = c
+            .get(References::from_refs(&references).expect("refs"), t(0))
+            .expect("id");
+        let answer = |record: Record| ServerMessage::Record {
+            query_id: g,
+            record,
+        };
+        let most = (count + super::client::MAX_VERSIONS_NOTED) as u64;
+        for i in 1..=most + 5 {
+            assert!(
+                matches!(
+                    from_server(&mut c, answer(version(i))),
+                    Some(ClientEvent::Record { .. })
+                ),
+                "{count} references: version {i}"
+            );
+        }
+        assert_eq!(c.ids_noted(g), most as usize, "{count} references");
+        for i in [1, 2, most / 2, most] {
+            assert!(
+                matches!(
+                    from_server(&mut c, answer(version(i))),
+                    Some(ClientEvent::Ignored(Ignored::NotAnAnswer { .. }))
+                ),
+                "{count} references: version {i} again"
+            );
+        }
+        // Not noted, so not known as a repeat.
+        assert!(matches!(
+            from_server(&mut c, answer(version(most + 1))),
+            Some(ClientEvent::Record { .. })
+        ));
+        assert_eq!(c.ids_noted(g), most as usize, "{count} references");
+    }
+}
+
 /// An abandoned Get drops what comes for it unlooked-at: a server sending
 /// new versions of its address without end adds nothing to the IDs it noted.
 #[test]
