@@ -1,5 +1,7 @@
 //! The example programs, written once over any runtime's transport: each
-//! adapter's `server`, `client` and `demo` examples call these.
+//! adapter's server, client and demo examples call these (`server`,
+//! `client`, `demo` on tokio; `async_std_server`, `async_std_client`,
+//! `async_std_demo` on async-std).
 
 use std::sync::Arc;
 use std::time::Instant;

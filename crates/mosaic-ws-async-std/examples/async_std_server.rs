@@ -1,6 +1,6 @@
 //! The `server` example of mosaic-ws-tokio, on async-std: same flags, same output.
 //!
-//! `cargo run -p mosaic-ws-async-std --example server -- --help`
+//! `cargo run -p mosaic-ws-async-std --example async_std_server -- --help`
 
 fn main() {
     let served = async_std::task::block_on(mosaic_demo::programs::server(

@@ -1,6 +1,6 @@
 //! The `client` example of mosaic-ws-tokio, on async-std: same flags, same output.
 //!
-//! `cargo run -p mosaic-ws-async-std --example client -- --server-key mopub0…`
+//! `cargo run -p mosaic-ws-async-std --example async_std_client -- --server-key mopub0…`
 
 fn main() {
     let exchange = mosaic_demo::programs::client(
