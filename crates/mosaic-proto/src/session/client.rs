@@ -158,43 +158,27 @@ enum Asked {
 pub(super) const MAX_VERSIONS_NOTED: usize = 1024;
 
 /// The IDs a Get has had, up to its number of references and
-/// [`MAX_VERSIONS_NOTED`] more, in all. Most Gets have one record, kept inline: a
-/// set (and its allocation and hashing) only from the second.
-#[derive(Debug)]
+/// [`MAX_VERSIONS_NOTED`] more, in all. Most Gets have one record, kept
+/// inline: a set (and its allocation and hashing) only from the second.
+#[derive(Debug, Default)]
 struct Answered {
     first: Option<Id>,
     more: HashSet<Id>,
-    /// Most IDs noted, the first included.
-    most: usize,
 }
 
 impl Answered {
-    fn for_references(references: &References) -> Self {
-        Answered {
-            first: None,
-            more: HashSet::new(),
-            most: references.len().saturating_add(MAX_VERSIONS_NOTED),
-        }
-    }
-
-    /// Notes `id`; whether it is new (or, once `most` are noted, not among
-    /// those noted).
-    fn insert(&mut self, id: Id) -> bool {
+    /// Notes `id` unless `most` IDs are noted already; whether it is new
+    /// (past `most`, whether it is not among those noted).
+    fn insert(&mut self, id: Id, most: usize) -> bool {
         match self.first {
             None => {
                 self.first = Some(id);
                 true
             }
             Some(first) if first == id => false,
-            Some(_) if 1 + self.more.len() >= self.most => !self.more.contains(&id),
+            Some(_) if 1 + self.more.len() >= most => !self.more.contains(&id),
             Some(_) => self.more.insert(id),
         }
-    }
-
-    /// Forgets what was noted (an abandoned Get notes nothing more).
-    fn forget(&mut self) {
-        self.first = None;
-        self.more = HashSet::new();
     }
 }
 
@@ -228,7 +212,13 @@ impl Pending {
     /// for queries and subscriptions, whose LIMIT bounds them.
     fn first_time(&mut self, record: &Record) -> bool {
         match &mut self.asked {
-            Asked::Get { answered, .. } => answered.insert(record.id()),
+            Asked::Get {
+                references,
+                answered,
+            } => answered.insert(
+                record.id(),
+                references.len().saturating_add(MAX_VERSIONS_NOTED),
+            ),
             _ => true,
         }
     }
@@ -412,8 +402,8 @@ impl ClientSession {
                     references: references.clone(),
                 };
                 let asked = Asked::Get {
-                    answered: Answered::for_references(&references),
                     references,
+                    answered: Answered::default(),
                 };
                 (message, asked, 0)
             },
@@ -723,7 +713,7 @@ impl ClientSession {
         }
         pending.abandoned = true;
         if let Asked::Get { answered, .. } = &mut pending.asked {
-            answered.forget();
+            *answered = Answered::default();
         }
         let subscription = matches!(pending.asked, Asked::Subscribe { .. });
         if subscription && self.core.closed.is_none() {
