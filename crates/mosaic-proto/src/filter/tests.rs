@@ -167,6 +167,29 @@ fn only_the_first_element_of_a_type_counts() {
     ));
 }
 
+/// A later element of a type is ignored when matching, but not when reading:
+/// a malformed one makes the whole filter malformed (the crate README's
+/// choice), as it would anywhere else.
+#[test]
+fn a_malformed_later_element_of_a_type_is_still_an_error() {
+    // Since (one timestamp), then a second Since of two words.
+    let mut bytes = one_element(0x80, &[0; 8]);
+    bytes.extend([0x80, 3, 0, 0, 0, 0, 0, 0]);
+    bytes.extend([0; 16]);
+    bytes[0] = bytes.len() as u8;
+    assert!(matches!(
+        parse(&bytes),
+        Err(FilterError::ElementSize { offset: 24, .. })
+    ));
+    // The same second element, well formed, is read and then ignored.
+    bytes.truncate(24);
+    bytes.extend([0x80, 2, 0, 0, 0, 0, 0, 0]);
+    bytes.extend([0xff; 8]);
+    bytes[0] = bytes.len() as u8;
+    let filter = parse(&bytes).expect("well formed");
+    assert!(filter.matches(&sample_record(), Timestamp::ZERO));
+}
+
 type AddElement = Box<dyn Fn(FilterBuilder) -> FilterBuilder>;
 
 /// One element of each type that the sample record passes, and one that it

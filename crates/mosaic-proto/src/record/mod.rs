@@ -52,8 +52,11 @@ pub(crate) mod offset {
 ///
 /// These are the checks of record.md that need no cryptography, in the order of
 /// its validation steps, plus the field rules its layout states (the address
-/// nonce starts with a 1 bit, kind and flag bits reserved, tags well formed,
-/// padding zero).
+/// nonce starts with a 1 bit, reserved kind and flag bits clear, the reserved
+/// read access `10` unused, tags well formed). Padding must be zero: record.md
+/// does not say what it holds, and DESIGN.md's ruling on reserved bytes is
+/// applied to it, since padding is signed and hashed, so other bytes there
+/// would give one record's content many IDs.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordError {
