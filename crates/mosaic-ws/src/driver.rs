@@ -19,7 +19,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use mosaic_proto::CloseCode;
-use mosaic_proto::session::{Session, Transmit};
+use mosaic_proto::session::{CloseCause, Session, Transmit};
 use tungstenite::error::{CapacityError, ProtocolError};
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame};
@@ -330,6 +330,17 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         (now, progress, due)
     }
 
+    /// Whether the session closed because the peer stopped reading or
+    /// answering.
+    fn peer_gone(inner: &Inner<S>) -> bool {
+        inner.closed().is_some_and(|closed| {
+            matches!(
+                closed.cause,
+                CloseCause::PeerNotReading | CloseCause::PeerUnresponsive
+            )
+        })
+    }
+
     /// Whether to read on, noting in `inner` when input is blocked. Once
     /// closed, reading goes on for the peer's close frame only.
     fn wants_input(inner: &mut Inner<S>) -> bool {
@@ -413,8 +424,14 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         }
     }
 
+    /// Whether bytes taken from the session have not all been handed to the
+    /// socket: a batch, a message in frames, or an unflushed write buffer.
+    fn holds_unsent(&self) -> bool {
+        self.unflushed || self.fragments.is_some() || !self.outgoing.is_empty()
+    }
+
     fn release_buffers(&mut self) {
-        if self.unflushed || self.fragments.is_some() || !self.outgoing.is_empty() {
+        if self.holds_unsent() {
             self.release_when_flushed = true;
             return;
         }
@@ -611,7 +628,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         if self.write_done || self.linger_until.is_some_and(|t| now >= t) {
             return true;
         }
-        if self.unflushed || self.fragments.is_some() || !self.outgoing.is_empty() {
+        if self.holds_unsent() {
             return false;
         }
         if self.close_sent {
@@ -756,12 +773,23 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     // already announced would wait for the next timer).
                     Self::wants_input(&mut inner);
                 }
-                if closed && self.linger_until.is_none() && !inner.session.has_transmits() {
+                // The peer's reading is watched through our backlog too,
+                // so that one that stops reading once we took everything is
+                // still closed (see `set_transport_backlog`).
+                inner
+                    .session
+                    .set_transport_backlog(self.holds_unsent(), now);
+                if closed
+                    && self.linger_until.is_none()
+                    && (!inner.session.has_transmits() || Self::peer_gone(&inner))
+                {
                     // Nothing more will be queued: what is left to write and
                     // flush (the last batch, the WebSocket layer's close
                     // reply, what a stalled peer never took) gets the close
                     // timeout at most. Looked at after the round's writes,
-                    // as the driver may go idle now.
+                    // as the driver may go idle now. A peer closed for not
+                    // reading or not answering may never take what is
+                    // queued (our close frame among it): its time starts now.
                     self.linger_until = Some(later(now, self.close_timeout));
                 }
                 let done = self.done(&inner, now);
@@ -796,7 +824,7 @@ mod tests {
 
     use std::task::Waker;
 
-    use mosaic_proto::session::{ClientConfig, ClientSession};
+    use mosaic_proto::session::{ClientConfig, ClientSession, ServerConfig, ServerSession};
 
     use super::*;
     use crate::runtime::Task;
@@ -1323,12 +1351,18 @@ mod tests {
 
     impl Serving {
         fn query(limits: &Limits) -> Serving {
-            use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession};
+            Serving::query_stalling_after(limits, ServerConfig::default().stall_timeout)
+        }
+
+        /// [`Serving::query`], with the session's stall timeout.
+        fn query_stalling_after(limits: &Limits, stall_timeout: Duration) -> Serving {
+            use mosaic_proto::session::{ServerEvent, ServerSession};
             use mosaic_proto::{ClientMessage, QueryId};
 
             let config = ServerConfig {
                 keepalive: None,
                 idle_timeout: None,
+                stall_timeout,
                 ..ServerConfig::default()
             };
             let shared = Shared::new(ServerSession::new(config, Instant::now()));
@@ -1356,6 +1390,100 @@ mod tests {
                 task_waker,
             }
         }
+    }
+
+    /// Runs `driver` every 20 ms, with a ping from the peer before each run,
+    /// until it is over or 5 s have passed; whether it ended, and the
+    /// session's close, if any.
+    fn run_until_over(
+        serving: &mut Serving,
+        mut after_round: impl FnMut(&Driver<Recorder, ServerSession, Timers>, bool),
+    ) -> (bool, Option<CloseCause>) {
+        let mut cx = Context::from_waker(&serving.task_waker);
+        let give_up = Instant::now() + Duration::from_secs(5);
+        let mut ended = false;
+        while !ended && Instant::now() < give_up {
+            std::thread::sleep(Duration::from_millis(20));
+            let ping = Message::Ping(Bytes::from_static(b"still here"));
+            serving
+                .peer
+                .inbound
+                .lock()
+                .expect("inbound")
+                .push_back(ping);
+            ended = serving.driver.run(&mut cx).is_ready();
+            let closed = serving.shared.lock().session.closed().is_some();
+            after_round(&serving.driver, closed);
+        }
+        let cause = serving
+            .shared
+            .lock()
+            .session
+            .closed()
+            .map(|c| c.cause.clone());
+        (ended, cause)
+    }
+
+    /// A client took every record the server queued but reads no more (the
+    /// flush waits for ever) and pings all the while: the session's queue is
+    /// empty and its keepalive content, but the driver's backlog keeps the
+    /// stall clock running, so the connection is closed (1008) and ends.
+    #[test]
+    fn a_peer_that_stops_reading_after_taking_everything_is_closed() {
+        let limits = Limits {
+            close_timeout: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let mut serving = Serving::query_stalling_after(&limits, Duration::from_millis(200));
+        serving.peer.flushes.store(false, Ordering::SeqCst);
+        let record = crate::client::tests::sample_record();
+        let now = Instant::now();
+        let sent = serving
+            .shared
+            .lock()
+            .session
+            .send_record(serving.query, &record, now);
+        sent.expect("queued");
+        let (ended, cause) = run_until_over(&mut serving, |_, _| {});
+        assert_eq!(cause, Some(CloseCause::PeerNotReading));
+        assert!(ended, "the connection ends");
+        assert!(
+            matches!(serving.peer.sent().last(), Some(Message::Close(_))),
+            "the sink took the close frame"
+        );
+    }
+
+    /// A peer that stops reading while records wait in the session's queue
+    /// is closed at the stall timeout, and the close timeout starts then:
+    /// the close frame waits behind nothing the peer will take.
+    #[test]
+    fn a_peer_closed_for_not_reading_gets_the_close_timeout_at_once() {
+        let limits = Limits {
+            close_timeout: Duration::from_millis(100),
+            ..Limits::default()
+        };
+        let mut serving = Serving::query_stalling_after(&limits, Duration::from_millis(200));
+        serving.peer.ready_budget.store(0, Ordering::SeqCst);
+        let record = crate::client::tests::sample_record();
+        for _ in 0..3 {
+            let now = Instant::now();
+            let sent = serving
+                .shared
+                .lock()
+                .session
+                .send_record(serving.query, &record, now);
+            sent.expect("queued");
+        }
+        let mut lingering_once_closed = None;
+        let (ended, cause) = run_until_over(&mut serving, |driver, closed| {
+            if closed && lingering_once_closed.is_none() {
+                lingering_once_closed = Some(driver.linger_until.is_some());
+            }
+        });
+        assert_eq!(cause, Some(CloseCause::PeerNotReading));
+        assert_eq!(lingering_once_closed, Some(true), "timed from the close");
+        assert!(ended, "the connection ends");
+        assert!(serving.peer.sent().is_empty(), "the peer took nothing");
     }
 
     /// What a server's driver with `limits` sends for one Record of `record`.

@@ -34,7 +34,9 @@ pub struct ClientConfig {
     pub max_pending_event_bytes: usize,
     /// Most bytes of messages queued for the server. Default 4 MiB.
     pub max_outbound_bytes: usize,
-    /// Close when queued messages make no progress this long. Default 30 s.
+    /// Close when queued messages make no progress this long, counting what
+    /// the transport took but has not handed on
+    /// ([`ClientSession::set_transport_backlog`]). Default 30 s.
     pub stall_timeout: Duration,
     /// Keepalive pings; `None` disables them. Default: ping after 30 s of
     /// silence, give up 20 s later.

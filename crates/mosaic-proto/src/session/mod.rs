@@ -14,7 +14,9 @@
 //! 3. drain `poll_event` to the application;
 //! 4. drain `poll_transmit` to the socket while it accepts data; after
 //!    [`Transmit::Close`] send nothing more;
-//! 5. sleep until input, an application call, or `poll_timeout`.
+//! 5. tell [`set_transport_backlog`](ServerSession::set_transport_backlog)
+//!    whether the transport still holds bytes it has not handed on;
+//! 6. sleep until input, an application call, or `poll_timeout`.
 
 mod client;
 mod keepalive;
@@ -359,6 +361,9 @@ pub trait Session {
     /// Whether anything waits to be sent. Once the session is closed and
     /// nothing waits, the transport has nothing more to do but hear the peer.
     fn has_transmits(&self) -> bool;
+    /// Whether the transport still holds bytes it took from `poll_transmit`
+    /// and has not handed on (for the stall check).
+    fn set_transport_backlog(&mut self, backlog: bool, now: Instant);
 }
 
 /// The transport inputs and outputs both sessions share, written once: each
@@ -394,6 +399,17 @@ macro_rules! common_methods {
             /// Whether anything waits to be sent.
             pub fn has_transmits(&self) -> bool {
                 !self.core.outbound.is_empty()
+            }
+
+            /// Tells the session whether the transport still holds bytes it
+            /// took from `poll_transmit` and has not handed on: a batch, a
+            /// message in frames, an unflushed write buffer. Call it after
+            /// each round of writing. The stall check counts that backlog
+            /// as waiting, so a peer that stops reading is closed with 1008
+            /// even once the queue is empty (it may keep the keepalive
+            /// content with pings of its own while our bytes sit unread).
+            pub fn set_transport_backlog(&mut self, backlog: bool, now: Instant) {
+                self.core.outbound.set_backlog(backlog, now);
             }
 
             #[doc = concat!("Bytes of messages queued for the ", $peer, " (each entry counting a little more).")]
@@ -456,6 +472,9 @@ macro_rules! impl_session {
             }
             fn has_transmits(&self) -> bool {
                 <$ty>::has_transmits(self)
+            }
+            fn set_transport_backlog(&mut self, backlog: bool, now: Instant) {
+                <$ty>::set_transport_backlog(self, backlog, now)
             }
         }
     };

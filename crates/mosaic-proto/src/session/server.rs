@@ -34,7 +34,8 @@ pub struct ServerConfig {
     /// Most bytes of messages queued for the client. Default 4 MiB.
     pub max_outbound_bytes: usize,
     /// Close when queued messages make no progress this long (the client stopped
-    /// reading). Default 30 s.
+    /// reading), counting what the transport took but has not handed on
+    /// ([`ServerSession::set_transport_backlog`]). Default 30 s.
     pub stall_timeout: Duration,
     /// Close a client with no open query or submission after this long without a
     /// message (protocol.md allows it). Default 5 minutes; `None` never.

@@ -533,6 +533,55 @@ fn a_client_that_stops_reading_is_closed_and_its_queue_bounded() {
     ));
 }
 
+/// The transport took every queued record but could not hand them on, and
+/// the client keeps pinging: the keepalive is content, but the stall check
+/// sees the transport's backlog and closes.
+#[test]
+fn a_client_that_stops_reading_after_the_transport_took_everything_is_closed() {
+    let config = ServerConfig {
+        stall_timeout: Duration::from_secs(30),
+        idle_timeout: None,
+        ..ServerConfig::default()
+    };
+    let mut s = ServerSession::new(config, t(0));
+    s.handle_binary(subscribe_msg(1, 0), t(0));
+    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    s.send_record(query, &sample_record(), t(1)).expect("room");
+    assert!(matches!(
+        s.poll_transmit(t(1)),
+        Some(Transmit::Record { .. })
+    ));
+    s.set_transport_backlog(true, t(1));
+    for at in (5..31).step_by(5) {
+        s.handle_ping_or_pong(t(at));
+        if s.poll_timeout().is_some_and(|d| d <= t(at)) {
+            s.handle_timeout(t(at));
+        }
+        s.set_transport_backlog(true, t(at));
+        assert!(s.closed().is_none(), "open at {at} s");
+    }
+    assert_eq!(s.poll_timeout(), Some(t(31)), "30 s after the take");
+    s.handle_timeout(t(31));
+    let closed = s.closed().expect("stalled");
+    assert_eq!(closed.cause, CloseCause::PeerNotReading);
+    assert_eq!(closed.code, CloseCode::POLICY_VIOLATION);
+
+    // Had the transport handed the record on, nothing would be waiting.
+    let mut s = ServerSession::new(config, t(0));
+    s.handle_binary(subscribe_msg(1, 0), t(0));
+    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    s.send_record(query, &sample_record(), t(1)).expect("room");
+    assert!(s.poll_transmit(t(1)).is_some());
+    s.set_transport_backlog(true, t(1));
+    s.set_transport_backlog(false, t(2));
+    s.handle_ping_or_pong(t(20));
+    assert!(s.poll_timeout().is_none_or(|d| d > t(31)));
+}
+
 #[test]
 fn input_stops_while_the_application_lags() {
     let mut s = ServerSession::new(

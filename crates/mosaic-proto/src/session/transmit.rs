@@ -88,15 +88,19 @@ pub(crate) fn later(at: Instant, d: Duration) -> Instant {
 
 /// The outbound queue: bounded in bytes (each entry counting
 /// [`ENTRY_COST`] more), and watched for a peer that stops reading (no
-/// transmit taken for `stall_timeout` while some wait).
+/// transmit taken for `stall_timeout` while some wait, in the queue or in
+/// the transport's backlog).
 #[derive(Debug)]
 pub(crate) struct Outbound {
     queue: VecDeque<Transmit>,
     bytes: usize,
     max_bytes: usize,
     stall_timeout: Duration,
-    /// When the transport last took a transmit, or the queue last became non-empty.
+    /// When the transport last took a transmit, or something last began to
+    /// wait (in the queue or the transport's backlog) after nothing did.
     progress_at: Option<Instant>,
+    /// The transport still holds bytes it took and has not handed on.
+    backlog: bool,
 }
 
 impl Outbound {
@@ -107,6 +111,7 @@ impl Outbound {
             max_bytes,
             stall_timeout,
             progress_at: None,
+            backlog: false,
         }
     }
 
@@ -125,9 +130,8 @@ impl Outbound {
     /// input is read, which stops when the queue is full (a transport that
     /// reads in batches may pass the limit by one batch's answers).
     pub(crate) fn push(&mut self, transmit: Transmit, now: Instant) {
-        if self.queue.is_empty() {
-            self.progress_at = Some(now);
-        }
+        // Set unless something already waits (here or in the backlog).
+        self.progress_at.get_or_insert(now);
         self.bytes += transmit.message_len() + ENTRY_COST;
         self.queue.push_back(transmit);
     }
@@ -135,9 +139,7 @@ impl Outbound {
     /// Queues a keepalive ping ahead of the messages (control frames may go
     /// between messages), so that its timeout measures the peer, not our queue.
     pub(crate) fn push_ping(&mut self, now: Instant) {
-        if self.queue.is_empty() {
-            self.progress_at = Some(now);
-        }
+        self.progress_at.get_or_insert(now);
         self.bytes += ENTRY_COST;
         self.queue.push_front(Transmit::Ping);
     }
@@ -145,12 +147,26 @@ impl Outbound {
     pub(crate) fn pop(&mut self, now: Instant) -> Option<Transmit> {
         let transmit = self.queue.pop_front()?;
         self.bytes -= transmit.message_len() + ENTRY_COST;
-        self.progress_at = if self.queue.is_empty() {
+        self.progress_at = if self.queue.is_empty() && !self.backlog {
             None
         } else {
             Some(now)
         };
         Some(transmit)
+    }
+
+    /// Whether the transport still holds bytes it took and has not handed
+    /// on (its batch, a message in frames, an unflushed write buffer). They
+    /// wait as the queue's do: a peer that stops reading after the transport
+    /// took everything is still found out, and its clock runs from the last
+    /// transmit taken (or from now, if nothing was waiting).
+    pub(crate) fn set_backlog(&mut self, backlog: bool, now: Instant) {
+        self.backlog = backlog;
+        if backlog {
+            self.progress_at.get_or_insert(now);
+        } else if self.queue.is_empty() {
+            self.progress_at = None;
+        }
     }
 
     /// When the queue counts as stalled, if transmits are waiting.
@@ -208,6 +224,31 @@ mod tests {
         assert!(matches!(out.pop(t1), Some(Transmit::Close { .. })));
         assert_eq!(out.stall_deadline(), None);
         assert_eq!(out.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn the_transports_backlog_waits_as_the_queue_does() {
+        let t0 = Instant::now();
+        let stall = Duration::from_secs(5);
+        let mut out = Outbound::new(1024, stall);
+        out.set_backlog(true, t0);
+        assert_eq!(out.stall_deadline(), Some(t0 + stall), "from now");
+        out.push(Transmit::Ping, t0 + stall / 2);
+        assert_eq!(out.stall_deadline(), Some(t0 + stall), "still from t0");
+        // The transport takes the last transmit and still holds it.
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(out.pop(t1), Some(Transmit::Ping));
+        assert_eq!(out.stall_deadline(), Some(t1 + stall), "from the take");
+        out.set_backlog(true, t1 + stall / 2);
+        assert_eq!(out.stall_deadline(), Some(t1 + stall), "not moved on");
+        // All handed on: nothing waits.
+        out.set_backlog(false, t1 + stall / 2);
+        assert_eq!(out.stall_deadline(), None);
+        // The backlog gone while the queue holds something: the queue's
+        // clock runs on.
+        out.push(Transmit::Ping, t1);
+        out.set_backlog(false, t1 + stall / 2);
+        assert_eq!(out.stall_deadline(), Some(t1 + stall));
     }
 
     #[test]
