@@ -157,6 +157,7 @@ macro_rules! conformance_tests {
     ($harness:expr) => {
         $crate::conformance_tests!(@each $harness;
             missing_or_wrong_subprotocol_gets_400,
+            requests_that_are_no_websocket_upgrade_get_an_http_status,
             dual_stack_hands_nostr_over,
             wrong_server_key_fails_the_client,
             text_message_closes_1003,
@@ -378,6 +379,80 @@ pub fn missing_or_wrong_subprotocol_gets_400(harness: &impl Harness) {
     assert_eq!(upgrade_status(&server, Some("nostr, chat")), Some(400));
     assert!(matches!(server.report(), Report::Refused(_)));
     assert!(matches!(server.report(), Report::Refused(_)));
+    witness.check_alive(harness);
+}
+
+/// Sends `request` (a raw request head) over TLS; the server's response, as
+/// its status and header lines, once the server has closed.
+fn raw_http(server: &Running, request: &str) -> (Option<u16>, Vec<String>) {
+    use std::io::{Read, Write};
+    let mut stream = raw_tls(server);
+    stream.write_all(request.as_bytes()).expect("request sent");
+    stream.flush().expect("request flushed");
+    let mut response = Vec::new();
+    // The server closes without a TLS close_notify, which rustls reports as
+    // an error once all that came has been read.
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.strip_prefix("HTTP/1.1 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok());
+    (status, lines.map(str::to_owned).collect())
+}
+
+/// Requests that are no WebSocket upgrade at all, or a malformed one, are
+/// refused with an HTTP status and a reason (tungstenite alone would drop
+/// the connection without a word): a browser opening the `https://`
+/// address, a POST, another WebSocket version (426, with the version
+/// spoken), no key, and bytes that are no HTTP. Other connections are served.
+pub fn requests_that_are_no_websocket_upgrade_get_an_http_status(harness: &impl Harness) {
+    let server = start(harness, |_| {});
+    let mut witness = Witness::open(harness, &server);
+    let host = format!("Host: {}\r\n", server.addr);
+    let upgrade =
+        "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: mosaic2024\r\n";
+    let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let cases = [
+        (
+            "a plain page request",
+            format!("GET / HTTP/1.1\r\n{host}\r\n"),
+            400,
+        ),
+        (
+            "a POST",
+            format!("POST / HTTP/1.1\r\n{host}{upgrade}{key}Sec-WebSocket-Version: 13\r\n\r\n"),
+            400,
+        ),
+        (
+            "WebSocket version 8",
+            format!("GET / HTTP/1.1\r\n{host}{upgrade}{key}Sec-WebSocket-Version: 8\r\n\r\n"),
+            426,
+        ),
+        (
+            "no key",
+            format!("GET / HTTP/1.1\r\n{host}{upgrade}Sec-WebSocket-Version: 13\r\n\r\n"),
+            400,
+        ),
+        ("no HTTP", "\u{1}\u{2} hello\r\n\r\n".to_owned(), 400),
+    ];
+    for (what, request, expected) in cases {
+        let (status, headers) = raw_http(&server, &request);
+        assert_eq!(status, Some(expected), "{what}: {headers:?}");
+        if expected == 426 {
+            assert!(
+                headers.iter().any(|h| h == "Sec-WebSocket-Version: 13"),
+                "{what}: {headers:?}"
+            );
+        }
+        assert!(
+            matches!(server.report(), Report::Refused(e) if e.contains(&expected.to_string())),
+            "{what}"
+        );
+    }
     witness.check_alive(harness);
 }
 

@@ -56,7 +56,8 @@ impl Runtime for AsyncStd {
     }
 }
 
-mosaic_ws::impl_transport!(AsyncStd, net: async_std::net, tls: futures_rustls, ws: async_tungstenite);
+mosaic_ws::impl_transport!(AsyncStd, net: async_std::net, tls: futures_rustls, ws: async_tungstenite,
+    write: async_std::io::WriteExt);
 
 mosaic_ws::adapter_api!(AsyncStd, "async-std");
 

@@ -25,6 +25,7 @@ impl Runtime for Tokio {
     }
 }
 
-mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite);
+mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite,
+    write: tokio::io::AsyncWriteExt);
 
 mosaic_ws::adapter_api!(Tokio, "tokio");

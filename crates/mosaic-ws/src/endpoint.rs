@@ -22,7 +22,7 @@ use crate::NostrConnection;
 use crate::driver::later;
 use crate::server::ShutdownHook;
 use crate::{
-    AcceptError, Accepted, ClientConnection, ClientOptions, ConnectError, ConnectionInfo,
+    AcceptError, Accepted, ClientConnection, ClientOptions, ConnectError, ConnectionInfo, Refusal,
     ServerConnection, ServerOptions, Transport, UpgradeOutcome, upgrade_callback,
 };
 
@@ -503,16 +503,28 @@ impl<T: Transport> Incoming<T> {
             slot,
             registry,
         } = self;
-        let tls = transport
+        let mut tls = transport
             .tls_accept(tcp, tls)
             .await
             .map_err(AcceptError::Tls)?;
         let peer = PeerIdentity::from_connection(T::server_tls_state(&tls))?;
         let mut outcome = None;
         let callback = upgrade_callback(&options.policy, &mut outcome);
-        let ws = transport
-            .ws_accept(tls, callback, options.limits.websocket_config())
-            .await;
+        let config = options.limits.websocket_config();
+        let upgraded = transport.ws_accept(&mut tls, callback, config).await;
+        let ws = match upgraded {
+            Ok(()) => Ok(transport.ws_upgraded(tls, config).await),
+            Err(error) => match Refusal::for_error(&error) {
+                // Refused by tungstenite before the Mosaic rules saw it: say
+                // why, as the Mosaic rules' refusals do.
+                Some(refusal) => {
+                    let _ = T::write_refusal(&mut tls, &refusal.to_http()).await;
+                    let Refusal { status, reason } = refusal;
+                    return Err(AcceptError::Rejected { status, reason });
+                }
+                None => Err(error),
+            },
+        };
         match (ws, outcome) {
             (Ok(ws), Some(UpgradeOutcome::Mosaic(negotiated))) => {
                 let info = ConnectionInfo::new(negotiated, peer, Some(remote_addr));

@@ -80,7 +80,9 @@ pub enum AcceptError {
     /// The WebSocket upgrade failed below the Mosaic rules.
     #[error("WebSocket upgrade failed: {0}")]
     Upgrade(#[source] tungstenite::Error),
-    /// The upgrade was refused by the Mosaic header rules; the client got `status`.
+    /// The upgrade was refused, by the Mosaic header rules or as no valid
+    /// WebSocket upgrade request ([`Refusal`](crate::Refusal)); the client
+    /// got `status` and `reason`.
     #[error("upgrade refused with {status}: {reason}")]
     Rejected {
         /// The HTTP status sent.

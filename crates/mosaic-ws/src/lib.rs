@@ -28,6 +28,6 @@ pub use server::{
     Accepted, ConnectionPermit, NostrConnection, ServerConnection, ServerReceiver, ServerSender,
 };
 pub use transport::Transport;
-pub use upgrade::{UpgradeOutcome, answer_upgrade, upgrade_callback};
+pub use upgrade::{Refusal, UpgradeOutcome, answer_upgrade, upgrade_callback};
 
 pub use {mosaic_handshake, mosaic_proto, mosaic_tls, tungstenite};

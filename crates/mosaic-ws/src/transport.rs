@@ -72,13 +72,32 @@ pub trait Transport: Runtime {
     /// The TLS state of a client stream (to read the server's certificate).
     fn client_tls_state(tls: &Self::ClientTls) -> &CommonState;
 
-    /// The server's WebSocket upgrade, answering through `callback`.
+    /// The server's WebSocket upgrade, answering through `callback`, over a
+    /// borrowed stream: a request tungstenite refuses before `callback` sees
+    /// it can then still be answered ([`Transport::write_refusal`]). The
+    /// WebSocket is made after ([`Transport::ws_upgraded`]); tungstenite
+    /// refuses a client that sent more than the request, so nothing it read
+    /// is lost.
     fn ws_accept<C: Callback + Unpin + Send>(
         &self,
-        tls: Self::ServerTls,
+        tls: &mut Self::ServerTls,
         callback: C,
         config: WebSocketConfig,
-    ) -> impl Future<Output = Result<Self::ServerWs, tungstenite::Error>> + Send;
+    ) -> impl Future<Output = Result<(), tungstenite::Error>> + Send;
+
+    /// The server's WebSocket over a stream [`Transport::ws_accept`] upgraded.
+    fn ws_upgraded(
+        &self,
+        tls: Self::ServerTls,
+        config: WebSocketConfig,
+    ) -> impl Future<Output = Self::ServerWs> + Send;
+
+    /// Writes an HTTP refusal (`response`, whole) to a stream whose upgrade
+    /// failed, and flushes it.
+    fn write_refusal(
+        tls: &mut Self::ServerTls,
+        response: &[u8],
+    ) -> impl Future<Output = io::Result<()>> + Send;
 
     /// The client's WebSocket upgrade with `request`.
     fn ws_connect(
@@ -92,16 +111,19 @@ pub trait Transport: Runtime {
 /// Implements [`Transport`] for a runtime type from its crates, which all have
 /// the same shape: a `net` module with `TcpListener` and `TcpStream`, a rustls
 /// binding with `LazyConfigAcceptor`, `TlsConnector`, `server::TlsStream` and
-/// `client::TlsStream`, and a tungstenite binding with `WebSocketStream`,
-/// `accept_hdr_async_with_config` and `client_async_with_config`. Written once
-/// here so that the adapters hold no copies of it.
+/// `client::TlsStream`, a tungstenite binding with `WebSocketStream`,
+/// `accept_hdr_async_with_config` and `client_async_with_config`, and an
+/// extension trait with `write_all` and `flush`. Written once here so that
+/// the adapters hold no copies of it.
 ///
 /// ```text
-/// mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite);
+/// mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite,
+///     write: tokio::io::AsyncWriteExt);
 /// ```
 #[macro_export]
 macro_rules! impl_transport {
-    ($runtime:ty, net: $($net:ident)::+, tls: $($tls:ident)::+, ws: $($ws:ident)::+) => {
+    ($runtime:ty, net: $($net:ident)::+, tls: $($tls:ident)::+, ws: $($ws:ident)::+,
+        write: $($write:ident)::+) => {
         impl $crate::Transport for $runtime {
             type Listener = $($net)::+::TcpListener;
             type Tcp = $($net)::+::TcpStream;
@@ -165,14 +187,33 @@ macro_rules! impl_transport {
 
             async fn ws_accept<C>(
                 &self,
-                tls: Self::ServerTls,
+                tls: &mut Self::ServerTls,
                 callback: C,
                 config: $crate::tungstenite::protocol::WebSocketConfig,
-            ) -> Result<Self::ServerWs, $crate::tungstenite::Error>
+            ) -> Result<(), $crate::tungstenite::Error>
             where
                 C: $crate::tungstenite::handshake::server::Callback + Unpin + Send,
             {
-                $($ws)::+::accept_hdr_async_with_config(tls, callback, Some(config)).await
+                $($ws)::+::accept_hdr_async_with_config(tls, callback, Some(config)).await?;
+                Ok(())
+            }
+
+            async fn ws_upgraded(
+                &self,
+                tls: Self::ServerTls,
+                config: $crate::tungstenite::protocol::WebSocketConfig,
+            ) -> Self::ServerWs {
+                let role = $crate::tungstenite::protocol::Role::Server;
+                $($ws)::+::WebSocketStream::from_raw_socket(tls, role, Some(config)).await
+            }
+
+            async fn write_refusal(
+                tls: &mut Self::ServerTls,
+                response: &[u8],
+            ) -> ::std::io::Result<()> {
+                use $($write)::+ as _;
+                tls.write_all(response).await?;
+                tls.flush().await
             }
 
             async fn ws_connect(
