@@ -38,6 +38,11 @@ pub enum RequestError {
 /// [`ClientSender`] (reached through `Deref`); [`ClientConnection::split`]
 /// gives a cloneable sender and a receiver for extension messages and ignored
 /// server messages.
+///
+/// The connection stays open while any of its handles lives: the
+/// connection, a sender, the receiver, or a [`Records`] or [`Subscription`]
+/// stream (so a stream may outlive the handle that made it). Once the last
+/// is dropped it closes with 1000 after what is queued.
 #[derive(Debug)]
 pub struct ClientConnection {
     sender: ClientSender,
@@ -106,6 +111,11 @@ impl Drop for CloseOnDrop {
 
 /// Receives what no request waits for: extension messages, and server messages
 /// that were ignored (protocol.md: a client MUST ignore the unexpected).
+///
+/// Dropping it (or the [`ClientConnection`] that holds it) tells the session
+/// that nobody will read these any more: they are dropped from then on
+/// (counted by [`ClientSender::ignored_dropped`]), so that unread extension
+/// messages never hold up the answers to requests.
 #[derive(Debug)]
 pub struct ClientReceiver {
     shared: Arc<Shared<ClientSession>>,
@@ -124,6 +134,20 @@ impl ClientReceiver {
             })
         })
         .await
+    }
+
+    /// How the connection closed, once it has (`recv` gives `None` then).
+    pub fn close_reason(&self) -> Option<Closed> {
+        self.shared.lock().closed().cloned()
+    }
+}
+
+impl Drop for ClientReceiver {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        inner.session.stop_receiving();
+        // Dropped events may free room for input.
+        inner.wake_driver();
     }
 }
 
@@ -152,6 +176,7 @@ impl ClientSender {
             query_id,
             taken: VecDeque::new(),
             done: false,
+            _guard: self._guard.clone(),
         }
     }
 
@@ -300,6 +325,8 @@ struct Answers {
     query_id: QueryId,
     taken: VecDeque<ClientEvent>,
     done: bool,
+    /// Keeps the connection open while the stream lives.
+    _guard: Arc<CloseOnDrop>,
 }
 
 impl Answers {
@@ -470,7 +497,13 @@ impl Subscription {
         }
         let id = self.0.query_id;
         let mut f = |s: &mut ClientSession, now| s.unsubscribe(id, now);
-        poll_fn(|cx| self.0.shared.poll_call(cx, &mut f)).await
+        match poll_fn(|cx| self.0.shared.poll_call(cx, &mut f)).await {
+            // The server's Query Closed came and waits, unread, for this
+            // stream: the subscription is over, as when it has been read
+            // (and its id cannot be another query's while it waits).
+            Err(SessionError::UnknownQuery(_)) => Ok(()),
+            result => result,
+        }
     }
 }
 
@@ -540,8 +573,12 @@ pub(crate) mod tests {
     /// A subscription's answers that have taken its Query Closed (not yet
     /// handed out), and a new subscription that got the same id after every
     /// other id was used once (the ids wrap after 65,536), nothing queued.
-    fn closed_answers_and_a_new_subscription_with_their_id()
-    -> (Arc<Shared<ClientSession>>, Answers, QueryId) {
+    fn closed_answers_and_a_new_subscription_with_their_id() -> (
+        Arc<Shared<ClientSession>>,
+        Answers,
+        QueryId,
+        Arc<CloseOnDrop>,
+    ) {
         let now = Instant::now();
         let shared = Shared::new(ClientSession::new(ClientConfig::default(), now));
         let everything = || Filter::builder().build().expect("empty");
@@ -550,11 +587,14 @@ pub(crate) mod tests {
             .session
             .subscribe(everything(), 0, now)
             .expect("id");
+        // The connection's other handles, kept by the caller.
+        let guard = Arc::new(CloseOnDrop(shared.clone()));
         let mut answers = Answers {
             shared: shared.clone(),
             query_id: old,
             taken: VecDeque::new(),
             done: false,
+            _guard: guard.clone(),
         };
         {
             let mut inner = shared.lock();
@@ -571,14 +611,14 @@ pub(crate) mod tests {
             inner.session.handle_binary(closed(id), now);
             assert!(inner.session.poll_event().is_some());
         };
-        (shared, answers, new)
+        (shared, answers, new, guard)
     }
 
     /// Dropped, such answers leave the new subscription alone: no
     /// Unsubscribe for it, and its records are delivered.
     #[test]
     fn dropping_closed_answers_leaves_a_new_query_with_their_id_alone() {
-        let (shared, answers, new) = closed_answers_and_a_new_subscription_with_their_id();
+        let (shared, answers, new, _guard) = closed_answers_and_a_new_subscription_with_their_id();
         let now = Instant::now();
         drop(answers);
         let mut inner = shared.lock();
@@ -597,7 +637,7 @@ pub(crate) mod tests {
     /// Unsubscribing such a subscription sends nothing: the id is not its own.
     #[test]
     fn unsubscribing_a_closed_subscription_leaves_a_new_one_with_its_id_alone() {
-        let (shared, answers, _) = closed_answers_and_a_new_subscription_with_their_id();
+        let (shared, answers, _, _guard) = closed_answers_and_a_new_subscription_with_their_id();
         let subscription = Subscription(answers);
         let unsubscribed = futures_util::FutureExt::now_or_never(subscription.unsubscribe());
         assert!(matches!(unsubscribed, Some(Ok(()))));
@@ -606,5 +646,126 @@ pub(crate) mod tests {
             shared.lock().session.poll_transmit(now).is_none(),
             "no Unsubscribe"
         );
+    }
+
+    /// A runtime that keeps what it is given to spawn and never runs it.
+    #[derive(Clone, Default)]
+    pub(crate) struct Parked(Arc<std::sync::Mutex<Vec<crate::Task>>>);
+
+    impl Runtime for Parked {
+        type Sleep = crate::driver::tests::Deadline;
+
+        fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
+            crate::driver::tests::Deadline(deadline)
+        }
+
+        fn spawn(&self, task: crate::Task) {
+            self.0.lock().expect("tasks").push(task);
+        }
+    }
+
+    /// A client connection over the driver tests' in-memory peer; its
+    /// driver task is never run, so the session is driven by hand.
+    fn connection() -> ClientConnection {
+        use crate::driver::tests::{Peer, Recorder};
+        let key = mosaic_tls::Identity::generate().expect("rng").public_key();
+        let options = ClientOptions::new(mosaic_tls::ClientTls::builder(key).build().expect("tls"));
+        let peer = Peer::new(VecDeque::new(), usize::MAX, true);
+        let info = ConnectionInfo::new(
+            mosaic_handshake::Negotiated::default(),
+            mosaic_tls::PeerIdentity::Anonymous,
+            None,
+        );
+        ClientConnection::start(Recorder(peer), info, &options, Parked::default())
+    }
+
+    fn now<F: std::future::Future>(future: F) -> F::Output {
+        futures_util::FutureExt::now_or_never(future).expect("ready at once")
+    }
+
+    /// A stream keeps the connection open after the handle that made it is
+    /// dropped, gets its answers, and the connection closes (1000) when the
+    /// stream goes too.
+    #[test]
+    fn a_stream_outlives_the_connection_that_made_it() {
+        let client = connection();
+        let mut records =
+            now(client.query(Filter::builder().build().expect("filter"), 0)).expect("query");
+        drop(client);
+        let shared = records.0.shared.clone();
+        assert!(
+            shared.lock().closed().is_none(),
+            "open while the stream lives"
+        );
+        let record = sample_record();
+        {
+            let mut inner = shared.lock();
+            let id = records.query_id();
+            let answer = ServerMessage::Record {
+                query_id: id,
+                record: record.clone(),
+            };
+            inner
+                .session
+                .handle_binary(answer.to_bytes(), Instant::now());
+            inner.session.handle_binary(closed(id), Instant::now());
+        }
+        assert_eq!(now(records.next()).map(Result::ok), Some(Some(record)));
+        assert!(now(records.next()).is_none(), "complete");
+        drop(records);
+        let closed = shared
+            .lock()
+            .closed()
+            .cloned()
+            .expect("closed with the stream");
+        assert_eq!(closed.code, CloseCode::NORMAL);
+    }
+
+    /// Unsubscribing when the server's Query Closed has come but waits,
+    /// unread, in the session's queue is no error: the subscription is over.
+    #[test]
+    fn unsubscribing_after_the_server_closed_it_unread_is_no_error() {
+        let client = connection();
+        let subscription = now(client.subscribe(Filter::builder().build().expect("filter"), 0))
+            .expect("subscribe");
+        let id = subscription.query_id();
+        let shutting_down = ServerMessage::QueryClosed {
+            query_id: id,
+            code: QueryClosedCode::ShuttingDown,
+        };
+        let shared = subscription.0.shared.clone();
+        shared
+            .lock()
+            .session
+            .handle_binary(shutting_down.to_bytes(), Instant::now());
+        assert_eq!(now(subscription.unsubscribe()), Ok(()));
+        let mut subscription = subscription;
+        assert!(matches!(
+            now(subscription.next()),
+            Some(Err(RequestError::Rejected(QueryClosedCode::ShuttingDown)))
+        ));
+    }
+
+    /// The receiver gone, extension messages and ignored ones are dropped
+    /// (counted) rather than held for nobody; its close reason is there once
+    /// closed.
+    #[test]
+    fn a_dropped_receiver_stops_the_session_keeping_its_events() {
+        let (sender, receiver) = connection().split();
+        let stray = ServerMessage::Record {
+            query_id: QueryId(7),
+            record: sample_record(),
+        };
+        sender
+            .shared
+            .lock()
+            .session
+            .handle_binary(stray.to_bytes(), Instant::now());
+        assert_eq!(sender.ignored_dropped(), 0, "kept for the receiver");
+        assert_eq!(receiver.close_reason(), None);
+        drop(receiver);
+        assert_eq!(sender.ignored_dropped(), 1, "dropped with the receiver");
+        assert!(!sender.shared.lock().session.has_events());
+        assert_eq!(sender.close_reason(), None, "the sender keeps it open");
     }
 }

@@ -818,7 +818,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -834,7 +834,7 @@ mod tests {
     /// asked whether it would take a message, how many more times it says
     /// yes, and whether a flush completes (a peer that stops reading makes
     /// both wait).
-    struct Peer {
+    pub(crate) struct Peer {
         /// What the peer sent, read in order; then nothing (Pending).
         inbound: Mutex<VecDeque<Message>>,
         sent: Mutex<Vec<Message>>,
@@ -851,7 +851,11 @@ mod tests {
     impl Peer {
         /// A peer that has sent `inbound`; its sink says yes `ready_budget`
         /// more times, and its flushes complete or wait.
-        fn new(inbound: VecDeque<Message>, ready_budget: usize, flushes: bool) -> Arc<Peer> {
+        pub(crate) fn new(
+            inbound: VecDeque<Message>,
+            ready_budget: usize,
+            flushes: bool,
+        ) -> Arc<Peer> {
             Arc::new(Peer {
                 inbound: Mutex::new(inbound),
                 sent: Mutex::new(Vec::new()),
@@ -869,7 +873,7 @@ mod tests {
     }
 
     /// A WebSocket that receives what its [`Peer`] has queued, and sends to it.
-    struct Recorder(Arc<Peer>);
+    pub(crate) struct Recorder(pub(crate) Arc<Peer>);
 
     impl Stream for Recorder {
         type Item = Result<Message, WsError>;
@@ -920,9 +924,9 @@ mod tests {
     /// test wakes the connection itself; polled, one is ready once its
     /// deadline has passed.
     #[derive(Clone)]
-    struct Timers(Arc<AtomicUsize>);
+    pub(crate) struct Timers(pub(crate) Arc<AtomicUsize>);
 
-    struct Deadline(Instant);
+    pub(crate) struct Deadline(pub(crate) Instant);
 
     impl Future for Deadline {
         type Output = ();

@@ -224,6 +224,11 @@ impl Drop for CloseOnDrop {
 }
 
 /// The receiving half of a [`ServerConnection`].
+///
+/// Dropping it closes the connection after what is queued (1000, or 1011
+/// when dropped by a panic): nobody can read the client's requests any
+/// more, and a connection whose senders live on (in a registry of
+/// subscribers, say) would otherwise leave them unanswered for ever.
 #[derive(Debug)]
 pub struct ServerReceiver {
     shared: Arc<Shared<ServerSession>>,
@@ -240,6 +245,24 @@ impl ServerReceiver {
     /// Negotiated extensions, service URL, the client's identity and address.
     pub fn info(&self) -> &ConnectionInfo {
         &self.info
+    }
+
+    /// How the connection closed, once it has (`recv` gives `None` then).
+    pub fn close_reason(&self) -> Option<Closed> {
+        self.shared.lock().closed().cloned()
+    }
+}
+
+impl Drop for ServerReceiver {
+    fn drop(&mut self) {
+        let (code, reason) = if std::thread::panicking() {
+            (CloseCode::INTERNAL_ERROR, "server error")
+        } else {
+            (CloseCode::NORMAL, "")
+        };
+        let mut inner = self.shared.lock();
+        inner.session.close(code, reason, Instant::now());
+        inner.wake_driver();
     }
 }
 
@@ -389,5 +412,50 @@ mod tests {
     fn accepted_is_no_bigger_than_a_mosaic_connection_and_a_tag() {
         let mosaic = std::mem::size_of::<ServerConnection>();
         assert!(std::mem::size_of::<Accepted<[u8; 4096]>>() <= mosaic + 8);
+    }
+
+    /// A server connection over the driver tests' in-memory peer, its
+    /// driver task parked (never run).
+    fn connection() -> ServerConnection {
+        use std::collections::VecDeque;
+
+        use crate::client::tests::Parked;
+        use crate::driver::tests::{Peer, Recorder};
+
+        let identity = mosaic_tls::Identity::generate().expect("rng");
+        let tls = mosaic_tls::ServerTls::builder(identity)
+            .build()
+            .expect("tls");
+        let peer = Peer::new(VecDeque::new(), usize::MAX, true);
+        let info = ConnectionInfo::new(
+            mosaic_handshake::Negotiated::default(),
+            mosaic_tls::PeerIdentity::Anonymous,
+            None,
+        );
+        let options = ServerOptions::new(tls);
+        ServerConnection::start(Recorder(peer), info, &options, Parked::default())
+    }
+
+    /// Nobody can read the client's requests once the receiver is gone, so
+    /// the connection closes though a sender lives on (kept in a registry of
+    /// subscribers, say): 1000, or 1011 when a panic dropped it.
+    #[test]
+    fn dropping_the_receiver_closes_the_connection() {
+        let (sender, receiver) = connection().split();
+        assert_eq!(receiver.close_reason(), None);
+        drop(receiver);
+        let closed = sender.close_reason().expect("closed");
+        assert_eq!(closed.code, CloseCode::NORMAL);
+        assert_eq!(closed.cause, mosaic_proto::session::CloseCause::Local);
+
+        let (sender, receiver) = connection().split();
+        let handler = std::panic::AssertUnwindSafe(move || {
+            let _receiver = receiver;
+            panic!("a handler fails (this panic is the test's)");
+        });
+        assert!(std::panic::catch_unwind(handler).is_err());
+        let closed = sender.close_reason().expect("closed");
+        assert_eq!(closed.code, CloseCode::INTERNAL_ERROR);
+        assert_eq!(closed.reason, "server error");
     }
 }

@@ -243,6 +243,12 @@ impl Pending {
     }
 }
 
+/// Whether an event is for the connection's receiver rather than a request:
+/// an extension message or an ignored server message.
+fn is_for_receiver(event: &ClientEvent) -> bool {
+    matches!(event, ClientEvent::Extension(_) | ClientEvent::Ignored(_))
+}
+
 /// The record (or extension message) bytes an event holds: what bounds the
 /// pending events' memory.
 fn event_bytes(event: &ClientEvent) -> usize {
@@ -308,6 +314,9 @@ pub struct ClientSession {
     held: Held,
     next_id: u16,
     ignored_dropped: u64,
+    /// The application still reads extension messages and ignored-message
+    /// events (see [`ClientSession::stop_receiving`]).
+    receiving: bool,
 }
 
 impl ClientSession {
@@ -327,6 +336,7 @@ impl ClientSession {
             held: Held::default(),
             next_id: 0,
             ignored_dropped: 0,
+            receiving: true,
         }
     }
 
@@ -636,6 +646,10 @@ impl ClientSession {
     /// while more than [`MAX_IGNORED_EVENTS`] or [`MAX_IGNORED_BYTES`] would
     /// be held.
     fn push_event(&mut self, event: ClientEvent) {
+        if !self.receiving && is_for_receiver(&event) {
+            self.ignored_dropped += 1;
+            return;
+        }
         if matches!(event, ClientEvent::Ignored(_)) {
             let bytes = event_bytes(&event);
             while self.held.ignored >= MAX_IGNORED_EVENTS
@@ -676,6 +690,11 @@ impl ClientSession {
     /// a time. Returns how many moved.
     pub fn take_events_for(&mut self, query_id: QueryId, out: &mut VecDeque<ClientEvent>) -> usize {
         let before = out.len();
+        // Many streams may look when any event comes: those with none
+        // queued leave the queue as it is.
+        if !self.events.iter().any(|e| e.query_id() == Some(query_id)) {
+            return 0;
+        }
         if self.events.iter().all(|e| e.query_id() == Some(query_id)) {
             if out.is_empty() {
                 // The usual case, one query streaming: hand the whole queue
@@ -761,9 +780,24 @@ impl ClientSession {
         }
     }
 
-    /// How many ignored-message events were dropped because too many waited.
+    /// How many ignored-message events were dropped because too many waited,
+    /// and, after [`ClientSession::stop_receiving`], how many extension
+    /// messages and ignored messages were dropped on arrival.
     pub fn ignored_dropped(&self) -> u64 {
         self.ignored_dropped
+    }
+
+    /// The application will read no more extension messages or
+    /// ignored-message events (the task that read them is gone): those
+    /// queued are dropped, and later ones on arrival. Extension messages
+    /// count against the limits on pending events, so unread ones would in
+    /// time stop input, and every query's answers with it.
+    pub fn stop_receiving(&mut self) {
+        self.receiving = false;
+        let before = self.events.len();
+        self.events.retain(|e| !is_for_receiver(e));
+        self.ignored_dropped += (before - self.events.len()) as u64;
+        self.held = Held::of(&self.events);
     }
 
     /// Whether events wait for the application.

@@ -1702,3 +1702,50 @@ fn abandoning_one_of_two_identical_submissions_leaves_the_other_its_result() {
     assert_eq!(c.poll_event(), None);
     assert_eq!(c.pending_submissions().count(), 0);
 }
+
+/// Extension messages wait for the application's receiver and count against
+/// the pending-event limit; once it stops receiving, those queued and later
+/// ones are dropped (and counted), so that input goes on for the queries.
+#[test]
+fn a_client_that_stops_receiving_drops_extension_and_ignored_events() {
+    let mut c = ClientSession::new(
+        ClientConfig {
+            keepalive: None,
+            max_pending_events: 2,
+            decode: crate::DecodeOptions::default().with_extensions(crate::ExtensionTypes::sync()),
+            ..ClientConfig::default()
+        },
+        t(0),
+    );
+    let extension = || {
+        let message = crate::ServerExtension::new(0x91, Bytes::from_static(&[0; 8]));
+        ServerMessage::Extension(message.expect("a sync type")).to_bytes()
+    };
+    c.handle_binary(extension(), t(0));
+    c.handle_binary(extension(), t(0));
+    assert!(!c.wants_input(), "two unread extension messages stop input");
+
+    c.stop_receiving();
+    assert!(c.wants_input());
+    assert_eq!(c.poll_event(), None);
+    assert_eq!(c.ignored_dropped(), 2);
+    let a = c.query(author_filter(), 0, t(0)).expect("id");
+    for _ in 0..5 {
+        c.handle_binary(extension(), t(0));
+    }
+    // A record for no open query: ignored, and dropped too.
+    let stray = ServerMessage::Record {
+        query_id: QueryId(a.0.wrapping_add(1)),
+        record: sample_record(),
+    };
+    c.handle_binary(stray.to_bytes(), t(0));
+    assert!(c.wants_input());
+    assert_eq!(c.ignored_dropped(), 8);
+    // The query's answers still come.
+    let answer = ServerMessage::Record {
+        query_id: a,
+        record: sample_record(),
+    };
+    c.handle_binary(answer.to_bytes(), t(0));
+    assert!(matches!(c.poll_event(), Some(ClientEvent::Record { query_id, .. }) if query_id == a));
+}
