@@ -37,6 +37,8 @@ enum Input {
     Abandon(u8),
     Submit(u8),
     Drain(u8),
+    /// The transport says whether it still holds bytes it took.
+    Backlog(bool),
 }
 
 mod common;
@@ -65,6 +67,7 @@ fuzz_target!(|inputs: Vec<Input>| {
     let mut session = ClientSession::new(config, now);
     let mut opened: Vec<QueryId> = Vec::new();
     let mut closed_sent = false;
+    let mut backlog = false;
     let filter = Filter::builder().author_keys(&[[2; 32]]).build().expect("fits");
     for input in inputs.into_iter().take(64) {
         let server = |m: ServerMessage| m.to_bytes();
@@ -130,6 +133,15 @@ fuzz_target!(|inputs: Vec<Input>| {
                     }
                 }
             }
+            Input::Backlog(held) => {
+                backlog = held;
+                session.set_transport_backlog(held, now);
+            }
+        }
+        // While anything waits to go, here or in the transport, the stall
+        // clock runs.
+        if session.closed().is_none() && (backlog || session.has_transmits()) {
+            assert!(session.poll_timeout().is_some(), "no stall deadline");
         }
         let open: HashSet<QueryId> = session.open_queries().collect();
         assert!(open.len() <= 4);

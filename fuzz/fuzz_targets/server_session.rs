@@ -34,6 +34,8 @@ enum Input {
     Answer { records: u8, code: u8, complete: bool },
     /// The transport takes this many transmits.
     Drain(u8),
+    /// The transport says whether it still holds bytes it took.
+    Backlog(bool),
     Shutdown,
 }
 
@@ -67,6 +69,7 @@ fuzz_target!(|inputs: Vec<Input>| {
     let mut session = ServerSession::new(config, now);
     let mut events = Vec::new();
     let mut closed_sent = false;
+    let mut backlog = false;
     for input in inputs.into_iter().take(64) {
         match input {
             Input::Binary(bytes) => session.handle_binary(Bytes::from(bytes), now),
@@ -124,12 +127,21 @@ fuzz_target!(|inputs: Vec<Input>| {
                     }
                 }
             }
+            Input::Backlog(held) => {
+                backlog = held;
+                session.set_transport_backlog(held, now);
+            }
             Input::Shutdown => session.shutdown(now),
         }
         while let Some(event) = session.poll_event() {
             if events.len() < 16 {
                 events.push(event);
             }
+        }
+        // While anything waits to go, here or in the transport, the stall
+        // clock runs.
+        if session.closed().is_none() && (backlog || session.has_transmits()) {
+            assert!(session.poll_timeout().is_some(), "no stall deadline");
         }
         assert!(session.open_queries().count() <= 4);
         // Automatic answers may pass the limit by a few small messages, since
