@@ -7,7 +7,7 @@
 //! records go only to those readers) and the `FROM_AUTHOR` flag.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,9 +22,20 @@ use mosaic_tls::PeerIdentity;
 
 use mosaic_ws::{ServerConnection, ServerSender};
 
-/// Tag type whose 32-byte value names a key a record is for (tag_types.md
-/// "Notify Public Key"); such keys may read Author + Tagged records.
+/// Tag type that names a key a record is for (tag_types.md "Notify Public
+/// Key"); such keys may read Author + Tagged records. core_tags.md lays its
+/// value out as five zero bytes, then the key (so that the key is 8-byte
+/// aligned in the record); a value of the bare 32-byte key is read too.
 pub const NOTIFY_PUBLIC_KEY_TAG: u16 = 0x1;
+
+/// The key a Notify Public Key tag's value names, in either layout.
+fn notified_key(value: &[u8]) -> Option<&[u8]> {
+    match value.len() {
+        32 => Some(value),
+        37 if value[..5] == [0; 5] => Some(&value[5..]),
+        _ => None,
+    }
+}
 
 /// The sync extension's Sync Error message type.
 const SYNC_ERROR: u8 = 0x93;
@@ -69,7 +80,7 @@ struct Subscriber {
     filter: Filter,
     reader: Option<[u8; 32]>,
     /// Live records held while the stored ones are still being sent.
-    catching_up: Option<Vec<Record>>,
+    catching_up: Option<VecDeque<Record>>,
     /// Bytes of `catching_up`.
     catching_up_bytes: usize,
 }
@@ -114,7 +125,8 @@ pub fn may_read(record: &Record, reader: Option<&[u8; 32]>) -> bool {
             key == author
                 || record
                     .tags()
-                    .any(|t| t.tag_type() == NOTIFY_PUBLIC_KEY_TAG && t.value() == key)
+                    .filter(|t| t.tag_type() == NOTIFY_PUBLIC_KEY_TAG)
+                    .any(|t| notified_key(t.value()) == Some(key.as_slice()))
         }),
         ReadAccess::Reserved => false,
     }
@@ -211,13 +223,15 @@ impl MemoryStore {
                     .filter_map(|i| state.records.get(&(Reverse(i.timestamp()), *i)))
                     .map(|stored| &stored.record)
                     .collect();
-                // A newer version either may replace is served instead
-                // (an old master-signed version sent again included); this
-                // one is accepted but not kept.
-                let newer_exists = versions.iter().any(|v| {
-                    v.timestamp() >= record.timestamp()
-                        && (replaces(v, record) || replaces(record, v))
-                });
+                // A newer version that may replace this one is served
+                // instead (an old version sent again); this one is accepted
+                // but not kept. A newer version this one could replace, were
+                // it newer, does not hold it back: a forgery under the
+                // author's address, dated far ahead, would otherwise hold
+                // back every master-signed version after it.
+                let newer_exists = versions
+                    .iter()
+                    .any(|v| v.timestamp() >= record.timestamp() && replaces(v, record));
                 if newer_exists {
                     return SubmissionResultCode::Ok;
                 }
@@ -399,7 +413,7 @@ impl MemoryStore {
                 query,
                 filter,
                 reader,
-                catching_up: Some(Vec::new()),
+                catching_up: Some(VecDeque::new()),
                 catching_up_bytes: 0,
             });
             stored
@@ -409,13 +423,12 @@ impl MemoryStore {
         }
         sender.locally_complete(query).await?;
         // Live records that came meanwhile, then live delivery. Held records
-        // are queued under the store's lock while the queue takes them, and
-        // once none is left live delivery resumes under that same lock,
-        // right behind them: no record overtakes another. When the queue is
-        // full, the oldest held record waits for room, newer ones staying
-        // held behind it, and the rest are tried again: this ends as soon as
-        // the queue has room for what is held (a reader that falls behind
-        // is closed as too slow once too much is held).
+        // go oldest first, each leaving LIVE_ROOM free as the stored ones
+        // did (for live records to the connection's other subscriptions),
+        // newer ones staying held behind them; once none is left, live
+        // delivery resumes under the store's lock, right behind them: no
+        // record overtakes another (a reader that falls behind is closed as
+        // too slow once too much is held).
         loop {
             let oldest = {
                 let mut state = self.lock();
@@ -426,26 +439,21 @@ impl MemoryStore {
                 else {
                     return Ok(());
                 };
-                let mut held = subscriber.catching_up.take().unwrap_or_default();
-                let mut queued = 0;
-                for record in &held {
-                    match sender.try_send_record(query, record) {
-                        Ok(()) => queued += 1,
-                        Err(SessionError::QueueFull { .. }) => break,
-                        Err(error) => return Err(error),
-                    }
-                }
-                held.drain(..queued);
-                if held.is_empty() {
+                let Some(oldest) = subscriber
+                    .catching_up
+                    .as_mut()
+                    .and_then(VecDeque::pop_front)
+                else {
+                    subscriber.catching_up = None;
                     subscriber.catching_up_bytes = 0;
                     break;
-                }
-                let oldest = held.remove(0);
-                subscriber.catching_up_bytes = held.iter().map(Record::len).sum();
-                subscriber.catching_up = Some(held);
+                };
+                subscriber.catching_up_bytes -= oldest.len();
                 oldest
             };
-            sender.send_record(query, &oldest).await?;
+            sender
+                .send_record_leaving(query, &oldest, LIVE_ROOM)
+                .await?;
         }
         Ok(())
     }
@@ -516,7 +524,8 @@ fn remove(state: &mut State, id: &Id) {
     }
 }
 
-/// Delivers a new record to every subscription it matches; returns how many.
+/// Delivers a new record to every subscription it matches; returns how many
+/// took it (queued, or held behind a catch-up).
 /// A subscriber whose queue is full is closed (it stopped keeping up), so
 /// memory stays bounded and no record is silently skipped. Answers streamed
 /// on the same connection leave [`LIVE_ROOM`] free for these, so a client
@@ -527,12 +536,12 @@ fn deliver(state: &mut State, record: &Record, received_at: Timestamp) -> usize 
         if !s.filter.matches(record, received_at) || !may_read(record, s.reader.as_ref()) {
             return true;
         }
-        delivered += 1;
         if let Some(held) = &mut s.catching_up {
             if held.len() < MAX_CATCH_UP && s.catching_up_bytes + record.len() <= MAX_CATCH_UP_BYTES
             {
                 s.catching_up_bytes += record.len();
-                held.push(record.clone());
+                held.push_back(record.clone());
+                delivered += 1;
                 return true;
             }
             s.sender
@@ -540,7 +549,10 @@ fn deliver(state: &mut State, record: &Record, received_at: Timestamp) -> usize 
             return false;
         }
         match s.sender.try_send_record(s.query, record) {
-            Ok(()) => true,
+            Ok(()) => {
+                delivered += 1;
+                true
+            }
             Err(SessionError::QueueFull { .. }) => {
                 s.sender
                     .close(CloseCode::POLICY_VIOLATION, "subscriber too slow");
@@ -644,12 +656,57 @@ mod tests {
         submit_then_served(&update, &[&forged, &update]);
         // An older version from the same signer is held back by the newer.
         submit_then_served(&profile(&author, &subkey, 1, 15), &[&forged, &update]);
-        // An old master-signed version, sent again, is held back by newer
-        // versions it would replace.
-        submit_then_served(&profile(&author, &author, 1, 5), &[&forged, &update]);
+        // Nor does the forgery hold back a master-signed version (a key
+        // revocation, say): that replaces every older version.
+        let revocation = profile(&author, &author, 1, 30);
+        submit_then_served(&revocation, &[&forged, &revocation]);
+        // Older versions, the master's own or a subkey's, are held back by it.
+        submit_then_served(&profile(&author, &author, 1, 5), &[&forged, &revocation]);
+        submit_then_served(&profile(&author, &subkey, 1, 25), &[&forged, &revocation]);
         // The author's master key replaces every older version.
         let master = profile(&author, &author, 1, 2_000_000);
         submit_then_served(&master, &[&master]);
+    }
+
+    /// An Author + Tagged record may be read by its author and by the keys
+    /// its Notify Public Key tags name, in core_tags.md's layout (five zero
+    /// bytes, then the key) or as the bare key; by nobody else.
+    #[test]
+    fn tagged_readers_are_named_in_either_tag_layout() {
+        use mosaic_proto::{DuplicateHandling, Kind, ReadAccess, RecordFlags, Tag};
+
+        let [alice, bob, carol, dave] = std::array::from_fn(|_| {
+            let identity = Identity::generate().expect("rng");
+            (identity.public_key().to_bytes(), identity)
+        });
+        let mut aligned = vec![0; 5];
+        aligned.extend_from_slice(&bob.0);
+        let mut not_zero = vec![1; 5];
+        not_zero.extend_from_slice(&dave.0);
+        let tags = [
+            Tag::new(NOTIFY_PUBLIC_KEY_TAG, &aligned).expect("tag"),
+            Tag::new(NOTIFY_PUBLIC_KEY_TAG, &carol.0).expect("tag"),
+            Tag::new(NOTIFY_PUBLIC_KEY_TAG, &not_zero).expect("tag"),
+        ];
+        let kind = Kind::new(
+            99,
+            2,
+            DuplicateHandling::Unique,
+            ReadAccess::AuthorAndTagged,
+            true,
+        );
+        let record = crate::script::note_with(
+            &alice.1,
+            "for bob and carol",
+            Timestamp::from_unix(1_700_000_000, 0).record_aligned(),
+            kind.expect("kind"),
+            RecordFlags::empty(),
+            &tags,
+        );
+        for (reader, may) in [(&alice, true), (&bob, true), (&carol, true), (&dave, false)] {
+            assert_eq!(may_read(&record, Some(&reader.0)), may);
+        }
+        assert!(!may_read(&record, None), "nor an anonymous reader");
     }
 
     /// Records may be 1 MiB each: the store is bounded in bytes as well as in
@@ -887,12 +944,26 @@ mod tests {
         fn take_one(&self) -> Option<mosaic_proto::ServerMessage> {
             let message = self.pipe.with(|p| p.outbound.pop_front())?;
             self.settle();
-            match message {
-                tungstenite::Message::Binary(bytes) => Some(
-                    mosaic_proto::ServerMessage::decode(bytes, &Default::default()).expect("valid"),
-                ),
+            let bytes = match message {
+                tungstenite::Message::Binary(bytes) => bytes,
+                // A large record goes as frames: its header's, then its own.
+                tungstenite::Message::Frame(first) => {
+                    let mut whole = first.payload().to_vec();
+                    let mut is_final = first.header().is_final;
+                    while !is_final {
+                        let next = self.pipe.with(|p| p.outbound.pop_front());
+                        self.settle();
+                        let Some(tungstenite::Message::Frame(frame)) = next else {
+                            panic!("a message cut short: {next:?}");
+                        };
+                        whole.extend_from_slice(frame.payload());
+                        is_final = frame.header().is_final;
+                    }
+                    whole.into()
+                }
                 other => panic!("not a Mosaic message: {other:?}"),
-            }
+            };
+            Some(mosaic_proto::ServerMessage::decode(bytes, &Default::default()).expect("valid"))
         }
 
         /// The IDs of the records in what the server sends until it stops
@@ -914,8 +985,13 @@ mod tests {
 
     /// A 3 KB note (one frame: records under 4 KiB go as one) at second `s`.
     fn note_at(author: &Identity, s: u64) -> Record {
+        note_of(author, s, 3_000)
+    }
+
+    /// A note with `len` bytes of text, `s` seconds into the test's time.
+    fn note_of(author: &Identity, s: u64, len: usize) -> Record {
         let at = Timestamp::from_unix(1_700_000_000 + s, 0).record_aligned();
-        crate::script::note(author, &"x".repeat(3_000), at)
+        crate::script::note(author, &"x".repeat(len), at)
     }
 
     fn everything() -> Filter {
@@ -994,6 +1070,133 @@ mod tests {
         expected.push(None); // Locally Complete
         expected.extend([&held[0], &held[1], &late].map(|r| Some(r.id())));
         assert_eq!(order, expected);
+    }
+
+    /// The records held during a catch-up leave room in the queue, as the
+    /// stored ones do, for live records to another subscription on the same
+    /// connection: sent all at once, they filled the queue, and a live
+    /// record arriving then closed a steadily reading client as too slow.
+    #[test]
+    fn records_held_during_catch_up_leave_room_for_live_records() {
+        use mosaic_proto::{ClientMessage, QueryId, ServerMessage};
+
+        // Records of 40 KB: the driver takes two at a time from the queue
+        // (its batch stops past 64 KiB), which holds seven; half of it is
+        // kept for live records.
+        let served = Served::new(300_000);
+        let note_at = |author: &Identity, s: u64| note_of(author, s, 40_000);
+        let (author, other) = (
+            Identity::generate().expect("rng"),
+            Identity::generate().expect("rng"),
+        );
+        let by = |who: &Identity| {
+            let key = who.public_key().to_bytes();
+            Filter::builder()
+                .author_keys(&[key])
+                .build()
+                .expect("filter")
+        };
+        served.send(ClientMessage::Subscribe {
+            query_id: QueryId(1),
+            limit: 0,
+            filter: by(&other),
+        });
+        assert_eq!(
+            served.take_all(),
+            [None],
+            "Locally Complete: nothing stored"
+        );
+        // More than the driver's batch and the queue take together, so
+        // that the catch-up is still under way when live records come.
+        let stored: Vec<Record> = (0..12).map(|s| note_at(&author, s)).collect();
+        stored.iter().for_each(|r| served.submit(r));
+        served.send(ClientMessage::Subscribe {
+            query_id: QueryId(2),
+            limit: 0,
+            filter: by(&author),
+        });
+        // Live records while the stored ones go: held, more than the queue holds.
+        let held: Vec<Record> = (100..120).map(|s| note_at(&author, s)).collect();
+        held.iter().for_each(|r| served.submit(r));
+        let mut order = Vec::new();
+        loop {
+            let message = served.take_one().expect("a message");
+            if matches!(message, ServerMessage::LocallyComplete { .. }) {
+                break;
+            }
+            order.push(record_id(&message));
+        }
+        // The held records are being sent; a record for the first
+        // subscription comes.
+        let live = note_at(&other, 200);
+        served.submit(&live);
+        let rest = served.take_all();
+        assert!(rest.contains(&Some(live.id())), "the live record came");
+        order.extend(rest.into_iter().filter(|id| *id != Some(live.id())));
+        let mut expected: Vec<Option<Id>> = stored.iter().rev().map(|r| Some(r.id())).collect();
+        expected.extend(held.iter().map(|r| Some(r.id())));
+        assert_eq!(order, expected, "and every record of the second, in order");
+    }
+
+    /// An ephemeral record is answered `NO_CONSUMERS` unless a subscriber
+    /// took it: not when the one subscriber is closed for being too slow by
+    /// this very record.
+    #[test]
+    fn an_ephemeral_record_no_subscriber_took_has_no_consumers() {
+        use mosaic_proto::{ClientMessage, DuplicateHandling, Kind, QueryId, ReadAccess};
+
+        // Room for one record and the small messages; the reader reads nothing.
+        let served = Served::new(4_500);
+        served.send(ClientMessage::Subscribe {
+            query_id: QueryId(1),
+            limit: 0,
+            filter: everything(),
+        });
+        let author = Identity::generate().expect("rng");
+        let kind = Kind::new(
+            99,
+            3,
+            DuplicateHandling::Ephemeral,
+            ReadAccess::Everybody,
+            true,
+        );
+        let ephemeral = |s: u64| {
+            crate::script::note_with(
+                &author,
+                &"x".repeat(3_000),
+                Timestamp::from_unix(1_700_000_000 + s, 0).record_aligned(),
+                kind.expect("kind"),
+                mosaic_proto::RecordFlags::empty(),
+                &[],
+            )
+        };
+        let mut taken = 0;
+        let code = (0..40)
+            .map(|s| served.store.submit(&ephemeral(s), &PeerIdentity::Anonymous))
+            .find(|code| {
+                taken += usize::from(*code == SubmissionResultCode::Ok);
+                *code != SubmissionResultCode::Ok
+            });
+        assert_eq!(code, Some(SubmissionResultCode::NoConsumers));
+        // What the client gets: Locally Complete, the records taken, the close.
+        let mut messages = 0;
+        loop {
+            let message = served.pipe.with(|p| p.outbound.pop_front());
+            served.settle();
+            match message.expect("the close comes") {
+                tungstenite::Message::Close(frame) => {
+                    let reason = frame.map(|f| f.reason.to_string());
+                    assert_eq!(reason.as_deref(), Some("subscriber too slow"));
+                    break;
+                }
+                _ => messages += 1,
+            }
+        }
+        assert_eq!(
+            messages,
+            1 + taken,
+            "Locally Complete and every record taken"
+        );
     }
 
     /// A Query answered on a connection whose reader is slow leaves room in
