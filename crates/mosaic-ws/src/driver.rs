@@ -1358,6 +1358,25 @@ pub(crate) mod tests {
             Serving::query_stalling_after(limits, ServerConfig::default().stall_timeout)
         }
 
+        /// [`Serving::query`] with a stall timeout of 200 ms and a close
+        /// timeout of 100 ms.
+        fn stalling() -> Serving {
+            let limits = Limits {
+                close_timeout: Duration::from_millis(100),
+                ..Limits::default()
+            };
+            Serving::query_stalling_after(&limits, Duration::from_millis(200))
+        }
+
+        /// Queues `record` for the query, as the application would.
+        fn queue(&self, record: &mosaic_proto::Record) {
+            let mut inner = self.shared.lock();
+            let sent = inner
+                .session
+                .send_record(self.query, record, Instant::now());
+            sent.expect("queued");
+        }
+
         /// [`Serving::query`], with the session's stall timeout.
         fn query_stalling_after(limits: &Limits, stall_timeout: Duration) -> Serving {
             use mosaic_proto::session::{ServerEvent, ServerSession};
@@ -1434,20 +1453,10 @@ pub(crate) mod tests {
     /// stall clock running, so the connection is closed (1008) and ends.
     #[test]
     fn a_peer_that_stops_reading_after_taking_everything_is_closed() {
-        let limits = Limits {
-            close_timeout: Duration::from_millis(100),
-            ..Limits::default()
-        };
-        let mut serving = Serving::query_stalling_after(&limits, Duration::from_millis(200));
+        let mut serving = Serving::stalling();
         serving.peer.flushes.store(false, Ordering::SeqCst);
         let record = crate::client::tests::sample_record();
-        let now = Instant::now();
-        let sent = serving
-            .shared
-            .lock()
-            .session
-            .send_record(serving.query, &record, now);
-        sent.expect("queued");
+        serving.queue(&record);
         let (ended, cause) = run_until_over(&mut serving, |_, _| {});
         assert_eq!(cause, Some(CloseCause::PeerNotReading));
         assert!(ended, "the connection ends");
@@ -1462,21 +1471,11 @@ pub(crate) mod tests {
     /// the close frame waits behind nothing the peer will take.
     #[test]
     fn a_peer_closed_for_not_reading_gets_the_close_timeout_at_once() {
-        let limits = Limits {
-            close_timeout: Duration::from_millis(100),
-            ..Limits::default()
-        };
-        let mut serving = Serving::query_stalling_after(&limits, Duration::from_millis(200));
+        let mut serving = Serving::stalling();
         serving.peer.ready_budget.store(0, Ordering::SeqCst);
         let record = crate::client::tests::sample_record();
         for _ in 0..3 {
-            let now = Instant::now();
-            let sent = serving
-                .shared
-                .lock()
-                .session
-                .send_record(serving.query, &record, now);
-            sent.expect("queued");
+            serving.queue(&record);
         }
         let mut lingering_once_closed = None;
         let (ended, cause) = run_until_over(&mut serving, |driver, closed| {

@@ -497,6 +497,17 @@ fn keepalive_pings_then_closes_a_silent_peer() {
     );
 }
 
+/// A server session with `config` whose client has subscribed (id 1, no
+/// limit), the subscription taken by the application.
+fn subscribed(config: ServerConfig) -> (ServerSession, QueryRef) {
+    let mut s = ServerSession::new(config, t(0));
+    s.handle_binary(subscribe_msg(1, 0), t(0));
+    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
+        panic!("expected a subscription");
+    };
+    (s, query)
+}
+
 #[test]
 fn a_client_that_stops_reading_is_closed_and_its_queue_bounded() {
     let config = ServerConfig {
@@ -507,11 +518,7 @@ fn a_client_that_stops_reading_is_closed_and_its_queue_bounded() {
         idle_timeout: None,
         ..ServerConfig::default()
     };
-    let mut s = ServerSession::new(config, t(0));
-    s.handle_binary(subscribe_msg(1, 0), t(0));
-    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
-        panic!("expected a subscription");
-    };
+    let (mut s, query) = subscribed(config);
     let r = sample_record(); // 224 bytes + 8
     for _ in 0..4 {
         s.send_record(query, &r, t(1)).expect("room");
@@ -543,11 +550,7 @@ fn a_client_that_stops_reading_after_the_transport_took_everything_is_closed() {
         idle_timeout: None,
         ..ServerConfig::default()
     };
-    let mut s = ServerSession::new(config, t(0));
-    s.handle_binary(subscribe_msg(1, 0), t(0));
-    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
-        panic!("expected a subscription");
-    };
+    let (mut s, query) = subscribed(config);
     s.send_record(query, &sample_record(), t(1)).expect("room");
     assert!(matches!(
         s.poll_transmit(t(1)),
@@ -569,11 +572,7 @@ fn a_client_that_stops_reading_after_the_transport_took_everything_is_closed() {
     assert_eq!(closed.code, CloseCode::POLICY_VIOLATION);
 
     // Had the transport handed the record on, nothing would be waiting.
-    let mut s = ServerSession::new(config, t(0));
-    s.handle_binary(subscribe_msg(1, 0), t(0));
-    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
-        panic!("expected a subscription");
-    };
+    let (mut s, query) = subscribed(config);
     s.send_record(query, &sample_record(), t(1)).expect("room");
     assert!(s.poll_transmit(t(1)).is_some());
     s.set_transport_backlog(true, t(1));
@@ -1538,11 +1537,7 @@ fn pings_go_ahead_of_queued_messages() {
         }),
         ..ServerConfig::default()
     };
-    let mut s = ServerSession::new(config, t(0));
-    s.handle_binary(subscribe_msg(1, 0), t(0));
-    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
-        panic!("expected a subscription");
-    };
+    let (mut s, query) = subscribed(config);
     s.send_record(query, &sample_record(), t(0)).expect("room");
     s.handle_timeout(t(10));
     assert_eq!(s.poll_transmit(t(10)), Some(Transmit::Ping));
@@ -1556,11 +1551,7 @@ fn after_a_close_the_queue_still_drains_until_the_peer_stalls() {
         stall_timeout: Duration::from_secs(30),
         ..ServerConfig::default()
     };
-    let mut s = ServerSession::new(config, t(0));
-    s.handle_binary(subscribe_msg(1, 0), t(0));
-    let Some(ServerEvent::Subscribe { query, .. }) = s.poll_event() else {
-        panic!("expected a subscription");
-    };
+    let (mut s, query) = subscribed(config);
     s.send_record(query, &sample_record(), t(0)).expect("room");
     s.shutdown(t(1));
     assert!(s.closed().is_some());
