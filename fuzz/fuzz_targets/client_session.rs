@@ -39,6 +39,8 @@ enum Input {
     Drain(u8),
     /// The transport says whether it still holds bytes it took.
     Backlog(bool),
+    /// The application's receiver is dropped.
+    StopReceiving,
 }
 
 mod common;
@@ -68,6 +70,7 @@ fuzz_target!(|inputs: Vec<Input>| {
     let mut opened: Vec<QueryId> = Vec::new();
     let mut closed_sent = false;
     let mut backlog = false;
+    let mut receiving = true;
     let filter = Filter::builder().author_keys(&[[2; 32]]).build().expect("fits");
     for input in inputs.into_iter().take(64) {
         let server = |m: ServerMessage| m.to_bytes();
@@ -137,6 +140,10 @@ fuzz_target!(|inputs: Vec<Input>| {
                 backlog = held;
                 session.set_transport_backlog(held, now);
             }
+            Input::StopReceiving => {
+                receiving = false;
+                session.stop_receiving();
+            }
         }
         // While anything waits to go, here or in the transport, the stall
         // clock runs.
@@ -157,7 +164,9 @@ fuzz_target!(|inputs: Vec<Input>| {
                 ClientEvent::SubmissionResult { id_prefix, .. } => {
                     let _: IdPrefix = id_prefix;
                 }
-                ClientEvent::Extension(_) | ClientEvent::Ignored(_) => {}
+                ClientEvent::Extension(_) | ClientEvent::Ignored(_) => {
+                    assert!(receiving, "an event for a receiver that is gone");
+                }
             }
         }
     }
