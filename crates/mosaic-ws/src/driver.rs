@@ -19,7 +19,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use mosaic_proto::CloseCode;
-use mosaic_proto::session::{CloseCause, Session, Transmit};
+use mosaic_proto::session::{CloseCause, Session, Transmit, TransportBacklog};
 use tungstenite::error::{CapacityError, ProtocolError};
 use tungstenite::protocol::frame::coding::{Data, OpCode};
 use tungstenite::protocol::frame::{CloseFrame, Frame};
@@ -130,6 +130,10 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     /// free them once all is flushed.
     release_when_flushed: bool,
     unflushed: bool,
+    /// Bytes went to the WebSocket layer (a message or frame taken, or a
+    /// flush completed) since the session was last told: progress, for its
+    /// stall check.
+    handed_on: bool,
     /// No more reading: the stream ended or failed.
     read_done: bool,
     /// The WebSocket said Pending to the last read: it is polled again only
@@ -229,6 +233,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             quiet_after: QUIET_AFTER,
             release_when_flushed: false,
             unflushed: false,
+            handed_on: false,
             read_done: false,
             read_parked: false,
             peer_finished: false,
@@ -399,10 +404,12 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             self.unflushed = true;
             progress = true;
         }
+        self.handed_on |= progress;
         if self.unflushed && !self.write_done {
             match self.ws.poll_flush_unpin(cx) {
                 Poll::Ready(Ok(())) => {
                     self.unflushed = false;
+                    self.handed_on = true;
                     if self.release_when_flushed {
                         self.release_buffers();
                     }
@@ -776,9 +783,12 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                 // The peer's reading is watched through our backlog too,
                 // so that one that stops reading once we took everything is
                 // still closed (see `set_transport_backlog`).
-                inner
-                    .session
-                    .set_transport_backlog(self.holds_unsent(), now);
+                let backlog = match (self.holds_unsent(), std::mem::take(&mut self.handed_on)) {
+                    (false, _) => TransportBacklog::Empty,
+                    (true, true) => TransportBacklog::Draining,
+                    (true, false) => TransportBacklog::Waiting,
+                };
+                inner.session.set_transport_backlog(backlog, now);
                 if closed
                     && self.linger_until.is_none()
                     && (!inner.session.has_transmits() || Self::peer_gone(&inner))
@@ -1464,6 +1474,44 @@ pub(crate) mod tests {
             matches!(serving.peer.sent().last(), Some(Message::Close(_))),
             "the sink took the close frame"
         );
+    }
+
+    /// A peer that takes a large record slowly, a frame every 50 ms, is
+    /// making progress though nothing else is queued: the stall timeout
+    /// (1 s, far above a round's sleep even on a loaded machine) runs from
+    /// the last frame taken, so the record goes out whole over nearly two
+    /// seconds, and the connection stays open.
+    #[test]
+    fn a_slow_peer_taking_frames_is_not_stalled() {
+        let limits = Limits {
+            close_timeout: Duration::from_millis(100),
+            record_frame_len: Some(4096),
+            ..Limits::default()
+        };
+        let mut serving = Serving::query_stalling_after(&limits, Duration::from_secs(1));
+        serving.peer.ready_budget.store(0, Ordering::SeqCst);
+        let record = crate::client::tests::record_of(&[7; 150_000]);
+        serving.queue(&record);
+        let mut cx = Context::from_waker(&serving.task_waker);
+        let give_up = Instant::now() + Duration::from_secs(10);
+        let whole = |driver: &Driver<Recorder, ServerSession, Timers>| {
+            driver.fragments.is_none() && driver.outgoing.is_empty()
+        };
+        let mut rounds = 0;
+        while !(rounds > 0 && whole(&serving.driver)) && Instant::now() < give_up {
+            serving.peer.ready_budget.fetch_add(1, Ordering::SeqCst);
+            assert!(serving.driver.run(&mut cx).is_pending(), "still open");
+            std::thread::sleep(Duration::from_millis(50));
+            rounds += 1;
+        }
+        assert!(serving.shared.lock().session.closed().is_none(), "not stalled");
+        let frames = serving.peer.sent();
+        assert!(frames.len() > 30, "{} frames over {rounds} rounds", frames.len());
+        let expected = mosaic_proto::ServerMessage::Record {
+            query_id: mosaic_proto::QueryId(1),
+            record: record.clone(),
+        };
+        assert_eq!(reassemble(&frames, 4096), expected.to_bytes()[..]);
     }
 
     /// A peer that stops reading while records wait in the session's queue

@@ -15,7 +15,8 @@
 //! 4. drain `poll_transmit` to the socket while it accepts data; after
 //!    [`Transmit::Close`] send nothing more;
 //! 5. tell [`set_transport_backlog`](ServerSession::set_transport_backlog)
-//!    whether the transport still holds bytes it has not handed on;
+//!    what the transport still holds of what it took, and whether it
+//!    handed some on;
 //! 6. sleep until input, an application call, or `poll_timeout`.
 
 mod client;
@@ -29,7 +30,7 @@ use std::time::{Duration, Instant};
 pub use client::{ClientConfig, ClientEvent, ClientSession, Ignored};
 pub use keepalive::KeepaliveConfig;
 pub use server::{QueryRef, ServerConfig, ServerEvent, ServerSession, SubmissionRef};
-pub use transmit::Transmit;
+pub use transmit::{Transmit, TransportBacklog};
 
 use crate::{CloseCode, DecodeError, IdPrefix, QueryId};
 use keepalive::{Keepalive, KeepaliveAction};
@@ -361,9 +362,9 @@ pub trait Session {
     /// Whether anything waits to be sent. Once the session is closed and
     /// nothing waits, the transport has nothing more to do but hear the peer.
     fn has_transmits(&self) -> bool;
-    /// Whether the transport still holds bytes it took from `poll_transmit`
-    /// and has not handed on (for the stall check).
-    fn set_transport_backlog(&mut self, backlog: bool, now: Instant);
+    /// What the transport holds of what it took from `poll_transmit` (for
+    /// the stall check).
+    fn set_transport_backlog(&mut self, backlog: TransportBacklog, now: Instant);
 }
 
 /// The transport inputs and outputs both sessions share, written once: each
@@ -401,14 +402,15 @@ macro_rules! common_methods {
                 !self.core.outbound.is_empty()
             }
 
-            /// Tells the session whether the transport still holds bytes it
-            /// took from `poll_transmit` and has not handed on: a batch, a
-            /// message in frames, an unflushed write buffer. Call it after
-            /// each round of writing. The stall check counts that backlog
-            /// as waiting, so a peer that stops reading is closed with 1008
-            /// even once the queue is empty (it may keep the keepalive
-            /// content with pings of its own while our bytes sit unread).
-            pub fn set_transport_backlog(&mut self, backlog: bool, now: Instant) {
+            /// Tells the session what the transport holds of what it took
+            /// from `poll_transmit` (a batch, a message in frames, an
+            /// unflushed write buffer), and whether it handed some on since
+            /// the last call. Call it after each round of writing. The stall
+            /// check counts that backlog as waiting, so a peer that stops
+            /// reading is closed with 1008 even once the queue is empty (it
+            /// may keep the keepalive content with pings of its own while
+            /// our bytes sit unread); bytes handed on count as progress.
+            pub fn set_transport_backlog(&mut self, backlog: TransportBacklog, now: Instant) {
                 self.core.outbound.set_backlog(backlog, now);
             }
 
@@ -473,7 +475,7 @@ macro_rules! impl_session {
             fn has_transmits(&self) -> bool {
                 <$ty>::has_transmits(self)
             }
-            fn set_transport_backlog(&mut self, backlog: bool, now: Instant) {
+            fn set_transport_backlog(&mut self, backlog: TransportBacklog, now: Instant) {
                 <$ty>::set_transport_backlog(self, backlog, now)
             }
         }

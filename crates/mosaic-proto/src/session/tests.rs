@@ -508,6 +508,34 @@ fn subscribed(config: ServerConfig) -> (ServerSession, QueryRef) {
     (s, query)
 }
 
+/// A client that takes a large message slowly, a frame at a time, is
+/// making progress: the transport says so, and the stall clock moves on.
+#[test]
+fn a_client_taking_a_message_slowly_is_not_stalled() {
+    let (mut s, query) = subscribed(ServerConfig {
+        stall_timeout: Duration::from_secs(30),
+        keepalive: None,
+        idle_timeout: None,
+        ..ServerConfig::default()
+    });
+    s.send_record(query, &sample_record(), t(1)).expect("room");
+    assert!(s.poll_transmit(t(1)).is_some());
+    for at in (20..300).step_by(20) {
+        s.set_transport_backlog(TransportBacklog::Draining, t(at));
+        if s.poll_timeout().is_some_and(|d| d <= t(at)) {
+            s.handle_timeout(t(at));
+        }
+        assert!(s.closed().is_none(), "open at {at} s");
+    }
+    // Then it stops taking anything.
+    s.set_transport_backlog(TransportBacklog::Waiting, t(300));
+    assert_eq!(
+        s.poll_timeout(),
+        Some(t(310)),
+        "30 s after the last progress"
+    );
+}
+
 #[test]
 fn a_client_that_stops_reading_is_closed_and_its_queue_bounded() {
     let config = ServerConfig {
@@ -556,13 +584,13 @@ fn a_client_that_stops_reading_after_the_transport_took_everything_is_closed() {
         s.poll_transmit(t(1)),
         Some(Transmit::Record { .. })
     ));
-    s.set_transport_backlog(true, t(1));
+    s.set_transport_backlog(TransportBacklog::Waiting, t(1));
     for at in (5..31).step_by(5) {
         s.handle_ping_or_pong(t(at));
         if s.poll_timeout().is_some_and(|d| d <= t(at)) {
             s.handle_timeout(t(at));
         }
-        s.set_transport_backlog(true, t(at));
+        s.set_transport_backlog(TransportBacklog::Waiting, t(at));
         assert!(s.closed().is_none(), "open at {at} s");
     }
     assert_eq!(s.poll_timeout(), Some(t(31)), "30 s after the take");
@@ -575,8 +603,8 @@ fn a_client_that_stops_reading_after_the_transport_took_everything_is_closed() {
     let (mut s, query) = subscribed(config);
     s.send_record(query, &sample_record(), t(1)).expect("room");
     assert!(s.poll_transmit(t(1)).is_some());
-    s.set_transport_backlog(true, t(1));
-    s.set_transport_backlog(false, t(2));
+    s.set_transport_backlog(TransportBacklog::Waiting, t(1));
+    s.set_transport_backlog(TransportBacklog::Empty, t(2));
     s.handle_ping_or_pong(t(20));
     assert!(s.poll_timeout().is_none_or(|d| d > t(31)));
 }

@@ -59,6 +59,19 @@ impl Transmit {
     }
 }
 
+/// What the transport holds of the transmits it took, as it tells the
+/// session after each round of writing (for the stall check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransportBacklog {
+    /// Everything taken has been written and flushed.
+    Empty,
+    /// Bytes wait, and some were handed on since the last report (a message
+    /// or frame taken by the WebSocket layer, or a flush completed).
+    Draining,
+    /// Bytes wait, and none were handed on since the last report.
+    Waiting,
+}
+
 /// The most a WebSocket close reason may hold (125-byte control payload − 2).
 pub(crate) const MAX_CLOSE_REASON: usize = 123;
 
@@ -155,17 +168,21 @@ impl Outbound {
         Some(transmit)
     }
 
-    /// Whether the transport still holds bytes it took and has not handed
-    /// on (its batch, a message in frames, an unflushed write buffer). They
-    /// wait as the queue's do: a peer that stops reading after the transport
-    /// took everything is still found out, and its clock runs from the last
-    /// transmit taken (or from now, if nothing was waiting).
-    pub(crate) fn set_backlog(&mut self, backlog: bool, now: Instant) {
-        self.backlog = backlog;
-        if backlog {
-            self.progress_at.get_or_insert(now);
-        } else if self.queue.is_empty() {
-            self.progress_at = None;
+    /// What the transport holds of what it took (its batch, a message in
+    /// frames, an unflushed write buffer). Those bytes wait as the queue's
+    /// do: a peer that stops reading after the transport took everything is
+    /// still found out. Bytes the transport hands on are progress, as a
+    /// transmit taken is: a slow reader taking a large message frame by
+    /// frame is not a stalled one.
+    pub(crate) fn set_backlog(&mut self, backlog: TransportBacklog, now: Instant) {
+        self.backlog = backlog != TransportBacklog::Empty;
+        match backlog {
+            TransportBacklog::Empty if self.queue.is_empty() => self.progress_at = None,
+            TransportBacklog::Empty => {}
+            TransportBacklog::Draining => self.progress_at = Some(now),
+            TransportBacklog::Waiting => {
+                self.progress_at.get_or_insert(now);
+            }
         }
     }
 
@@ -231,7 +248,7 @@ mod tests {
         let t0 = Instant::now();
         let stall = Duration::from_secs(5);
         let mut out = Outbound::new(1024, stall);
-        out.set_backlog(true, t0);
+        out.set_backlog(TransportBacklog::Waiting, t0);
         assert_eq!(out.stall_deadline(), Some(t0 + stall), "from now");
         out.push(Transmit::Ping, t0 + stall / 2);
         assert_eq!(out.stall_deadline(), Some(t0 + stall), "still from t0");
@@ -239,16 +256,20 @@ mod tests {
         let t1 = t0 + Duration::from_secs(1);
         assert_eq!(out.pop(t1), Some(Transmit::Ping));
         assert_eq!(out.stall_deadline(), Some(t1 + stall), "from the take");
-        out.set_backlog(true, t1 + stall / 2);
+        out.set_backlog(TransportBacklog::Waiting, t1 + stall / 2);
         assert_eq!(out.stall_deadline(), Some(t1 + stall), "not moved on");
+        // Some of it handed on: progress.
+        let t2 = t1 + stall / 2;
+        out.set_backlog(TransportBacklog::Draining, t2);
+        assert_eq!(out.stall_deadline(), Some(t2 + stall), "moved on");
         // All handed on: nothing waits.
-        out.set_backlog(false, t1 + stall / 2);
+        out.set_backlog(TransportBacklog::Empty, t2);
         assert_eq!(out.stall_deadline(), None);
         // The backlog gone while the queue holds something: the queue's
         // clock runs on.
-        out.push(Transmit::Ping, t1);
-        out.set_backlog(false, t1 + stall / 2);
-        assert_eq!(out.stall_deadline(), Some(t1 + stall));
+        out.push(Transmit::Ping, t2);
+        out.set_backlog(TransportBacklog::Empty, t2 + stall / 2);
+        assert_eq!(out.stall_deadline(), Some(t2 + stall));
     }
 
     #[test]
