@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use mosaic_proto::session::{ClientConfig, ClientEvent, ClientSession, Transmit};
+use mosaic_proto::session::{ClientConfig, ClientEvent, ClientSession, Transmit, TransportBacklog};
 use mosaic_proto::{
     ClientMessage, DecodeOptions, ExtensionTypes, Filter, IdPrefix, QueryClosedCode, QueryId,
     Reference, References, ServerMessage, SubmissionResultCode,
@@ -37,13 +37,17 @@ enum Input {
     Abandon(u8),
     Submit(u8),
     Drain(u8),
-    /// The transport says whether it still holds bytes it took.
-    Backlog(bool),
+    /// The transport says what it holds of what it took: nothing, bytes it
+    /// is handing on, or bytes that wait.
+    Backlog(u8),
     /// The application's receiver is dropped.
     StopReceiving,
 }
 
 mod common;
+
+/// The sessions' stall timeout.
+const STALL: Duration = Duration::from_secs(7);
 
 fn record(n: u8) -> mosaic_proto::Record {
     common::record(n, 16)
@@ -64,6 +68,9 @@ fuzz_target!(|inputs: Vec<Input>| {
         max_pending_submissions: 4,
         max_pending_events: 16,
         max_outbound_bytes: 4096,
+        // Shorter than the keepalive's 30 s, so that a deadline within it
+        // is the stall clock's (see the check below).
+        stall_timeout: STALL,
         ..ClientConfig::default()
     };
     let mut session = ClientSession::new(config, now);
@@ -136,9 +143,14 @@ fuzz_target!(|inputs: Vec<Input>| {
                     }
                 }
             }
-            Input::Backlog(held) => {
-                backlog = held;
-                session.set_transport_backlog(held, now);
+            Input::Backlog(state) => {
+                let state = match state % 3 {
+                    0 => TransportBacklog::Empty,
+                    1 => TransportBacklog::Draining,
+                    _ => TransportBacklog::Waiting,
+                };
+                backlog = state != TransportBacklog::Empty;
+                session.set_transport_backlog(state, now);
             }
             Input::StopReceiving => {
                 receiving = false;
@@ -148,7 +160,8 @@ fuzz_target!(|inputs: Vec<Input>| {
         // While anything waits to go, here or in the transport, the stall
         // clock runs.
         if session.closed().is_none() && (backlog || session.has_transmits()) {
-            assert!(session.poll_timeout().is_some(), "no stall deadline");
+            let deadline = session.poll_timeout();
+            assert!(deadline.is_some_and(|d| d <= now + STALL), "no stall deadline");
         }
         let open: HashSet<QueryId> = session.open_queries().collect();
         assert!(open.len() <= 4);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession, Transmit};
+use mosaic_proto::session::{ServerConfig, ServerEvent, ServerSession, Transmit, TransportBacklog};
 use mosaic_proto::{
     CloseCode, DecodeOptions, ExtensionTypes, QueryClosedCode, ServerMessage,
     SubmissionResultCode,
@@ -34,12 +34,16 @@ enum Input {
     Answer { records: u8, code: u8, complete: bool },
     /// The transport takes this many transmits.
     Drain(u8),
-    /// The transport says whether it still holds bytes it took.
-    Backlog(bool),
+    /// The transport says what it holds of what it took: nothing, bytes it
+    /// is handing on, or bytes that wait.
+    Backlog(u8),
     Shutdown,
 }
 
 mod common;
+
+/// The sessions' stall timeout.
+const STALL: Duration = Duration::from_secs(7);
 
 fn record(n: u8) -> mosaic_proto::Record {
     common::record(n, 40)
@@ -64,6 +68,9 @@ fuzz_target!(|inputs: Vec<Input>| {
         max_pending_submissions: 4,
         max_pending_events: 8,
         max_outbound_bytes: 2048,
+        // Shorter than the keepalive's 30 s, so that a deadline within it
+        // is the stall clock's (see the check below).
+        stall_timeout: STALL,
         ..ServerConfig::default()
     };
     let mut session = ServerSession::new(config, now);
@@ -127,9 +134,14 @@ fuzz_target!(|inputs: Vec<Input>| {
                     }
                 }
             }
-            Input::Backlog(held) => {
-                backlog = held;
-                session.set_transport_backlog(held, now);
+            Input::Backlog(state) => {
+                let state = match state % 3 {
+                    0 => TransportBacklog::Empty,
+                    1 => TransportBacklog::Draining,
+                    _ => TransportBacklog::Waiting,
+                };
+                backlog = state != TransportBacklog::Empty;
+                session.set_transport_backlog(state, now);
             }
             Input::Shutdown => session.shutdown(now),
         }
@@ -141,7 +153,8 @@ fuzz_target!(|inputs: Vec<Input>| {
         // While anything waits to go, here or in the transport, the stall
         // clock runs.
         if session.closed().is_none() && (backlog || session.has_transmits()) {
-            assert!(session.poll_timeout().is_some(), "no stall deadline");
+            let deadline = session.poll_timeout();
+            assert!(deadline.is_some_and(|d| d <= now + STALL), "no stall deadline");
         }
         assert!(session.open_queries().count() <= 4);
         // Automatic answers may pass the limit by a few small messages, since
