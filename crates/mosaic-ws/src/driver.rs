@@ -1504,9 +1504,16 @@ pub(crate) mod tests {
             std::thread::sleep(Duration::from_millis(50));
             rounds += 1;
         }
-        assert!(serving.shared.lock().session.closed().is_none(), "not stalled");
+        assert!(
+            serving.shared.lock().session.closed().is_none(),
+            "not stalled"
+        );
         let frames = serving.peer.sent();
-        assert!(frames.len() > 30, "{} frames over {rounds} rounds", frames.len());
+        assert!(
+            frames.len() > 30,
+            "{} frames over {rounds} rounds",
+            frames.len()
+        );
         let expected = mosaic_proto::ServerMessage::Record {
             query_id: mosaic_proto::QueryId(1),
             record: record.clone(),
