@@ -135,11 +135,7 @@ fuzz_target!(|inputs: Vec<Input>| {
                 }
             }
             Input::Backlog(state) => {
-                let state = match state % 3 {
-                    0 => TransportBacklog::Empty,
-                    1 => TransportBacklog::Draining,
-                    _ => TransportBacklog::Waiting,
-                };
+                let state = common::backlog(state);
                 backlog = state != TransportBacklog::Empty;
                 session.set_transport_backlog(state, now);
             }

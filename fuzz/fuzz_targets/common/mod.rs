@@ -2,7 +2,7 @@
 //! checks every transmit must pass.
 
 use bytes::Bytes;
-use mosaic_proto::session::Transmit;
+use mosaic_proto::session::{Transmit, TransportBacklog};
 use mosaic_proto::{DecodeError, Kind, Record, RecordFlags, RecordParts, Timestamp};
 
 /// A structurally valid record (placeholder signature), distinct per `n`,
@@ -42,5 +42,14 @@ pub fn check_transmit(
                 panic!("the session sent an invalid message: {e}");
             }
         }
+    }
+}
+
+/// The transport's backlog a fuzz input's byte stands for.
+pub fn backlog(state: u8) -> TransportBacklog {
+    match state % 3 {
+        0 => TransportBacklog::Empty,
+        1 => TransportBacklog::Draining,
+        _ => TransportBacklog::Waiting,
     }
 }
