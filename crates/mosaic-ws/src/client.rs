@@ -127,27 +127,25 @@ impl ClientReceiver {
     /// the connection is closed.
     pub async fn recv(&mut self) -> Option<ClientEvent> {
         poll_fn(|cx| {
-            self.shared.poll_event(cx, |s| {
-                s.poll_event_where(|e| {
-                    matches!(e, ClientEvent::Extension(_) | ClientEvent::Ignored(_))
-                })
-            })
+            self.shared
+                .poll_event(cx, |s| s.poll_event_where(ClientEvent::is_for_receiver))
         })
         .await
     }
 
     /// How the connection closed, once it has (`recv` gives `None` then).
     pub fn close_reason(&self) -> Option<Closed> {
-        self.shared.lock().closed().cloned()
+        self.shared.close_reason()
     }
 }
 
 impl Drop for ClientReceiver {
     fn drop(&mut self) {
-        let mut inner = self.shared.lock();
-        inner.session.stop_receiving();
-        // Dropped events may free room for input.
-        inner.wake_driver();
+        // The driver is woken: dropped events may free room for input.
+        let _ = self.shared.call(|session, _| {
+            session.stop_receiving();
+            Ok(())
+        });
     }
 }
 
@@ -256,7 +254,7 @@ impl ClientSender {
 
     /// How the connection closed, once it has.
     pub fn close_reason(&self) -> Option<Closed> {
-        self.shared.lock().closed().cloned()
+        self.shared.close_reason()
     }
 
     /// Negotiated extensions, service URL, the server's identity and address.

@@ -249,7 +249,7 @@ impl ServerReceiver {
 
     /// How the connection closed, once it has (`recv` gives `None` then).
     pub fn close_reason(&self) -> Option<Closed> {
-        self.shared.lock().closed().cloned()
+        self.shared.close_reason()
     }
 }
 
@@ -260,9 +260,10 @@ impl Drop for ServerReceiver {
         } else {
             (CloseCode::NORMAL, "")
         };
-        let mut inner = self.shared.lock();
-        inner.session.close(code, reason, Instant::now());
-        inner.wake_driver();
+        let _ = self.shared.call(|session, now| {
+            session.close(code, reason, now);
+            Ok(())
+        });
     }
 }
 
@@ -387,7 +388,7 @@ impl ServerSender {
 
     /// How the connection closed, once it has.
     pub fn close_reason(&self) -> Option<Closed> {
-        self.shared.lock().closed().cloned()
+        self.shared.close_reason()
     }
 
     /// Bytes queued for the client and not yet written.

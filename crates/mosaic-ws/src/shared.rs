@@ -207,6 +207,11 @@ impl<S: Session> Shared<S> {
         result
     }
 
+    /// How the connection closed, once a close is decided or received.
+    pub(crate) fn close_reason(&self) -> Option<Closed> {
+        self.lock().closed().cloned()
+    }
+
     /// Waits until the driver has finished, then tells how the connection closed.
     pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> Poll<Closed> {
         let mut inner = self.lock();

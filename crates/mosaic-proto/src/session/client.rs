@@ -132,6 +132,12 @@ impl ClientEvent {
             _ => None,
         }
     }
+
+    /// Whether the event is for the connection's receiver rather than a
+    /// request: an extension message or an ignored server message.
+    pub fn is_for_receiver(&self) -> bool {
+        matches!(self, ClientEvent::Extension(_) | ClientEvent::Ignored(_))
+    }
 }
 
 #[derive(Debug)]
@@ -241,12 +247,6 @@ impl Pending {
             }
         }
     }
-}
-
-/// Whether an event is for the connection's receiver rather than a request:
-/// an extension message or an ignored server message.
-fn is_for_receiver(event: &ClientEvent) -> bool {
-    matches!(event, ClientEvent::Extension(_) | ClientEvent::Ignored(_))
 }
 
 /// The record (or extension message) bytes an event holds: what bounds the
@@ -646,7 +646,7 @@ impl ClientSession {
     /// while more than [`MAX_IGNORED_EVENTS`] or [`MAX_IGNORED_BYTES`] would
     /// be held.
     fn push_event(&mut self, event: ClientEvent) {
-        if !self.receiving && is_for_receiver(&event) {
+        if !self.receiving && event.is_for_receiver() {
             self.ignored_dropped += 1;
             return;
         }
@@ -795,7 +795,7 @@ impl ClientSession {
     pub fn stop_receiving(&mut self) {
         self.receiving = false;
         let before = self.events.len();
-        self.events.retain(|e| !is_for_receiver(e));
+        self.events.retain(|e| !e.is_for_receiver());
         self.ignored_dropped += (before - self.events.len()) as u64;
         self.held = Held::of(&self.events);
     }
