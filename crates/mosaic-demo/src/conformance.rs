@@ -158,6 +158,7 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@each $harness;
             missing_or_wrong_subprotocol_gets_400,
             requests_that_are_no_websocket_upgrade_get_an_http_status,
+            a_refused_client_that_goes_on_sending_is_closed,
             dual_stack_hands_nostr_over,
             wrong_server_key_fails_the_client,
             text_message_closes_1003,
@@ -382,17 +383,31 @@ pub fn missing_or_wrong_subprotocol_gets_400(harness: &impl Harness) {
     witness.check_alive(harness);
 }
 
-/// Sends `request` (a raw request head) over TLS; the server's response, as
-/// its status and header lines, once the server has closed.
-fn raw_http(server: &Running, request: &str) -> (Option<u16>, Vec<String>) {
-    use std::io::{Read, Write};
+/// The server's answer to a raw HTTP request ([`raw_http`]).
+struct RawAnswer {
+    /// The response's status, if one came.
+    status: Option<u16>,
+    /// The response's header lines.
+    headers: Vec<String>,
+    /// Whether the server closed in order: all of the request went, and
+    /// the response ended with a TLS close_notify, not a reset or a bare
+    /// TCP close.
+    closed_in_order: Result<(), String>,
+}
+
+/// Sends `request` (a raw request head, and what follows it) over TLS,
+/// whole, and then reads the server's response until the server closes.
+fn raw_http(server: &Running, request: &[u8]) -> RawAnswer {
     let mut stream = raw_tls(server);
-    stream.write_all(request.as_bytes()).expect("request sent");
-    stream.flush().expect("request flushed");
+    let sent = stream
+        .write_all(request)
+        .and_then(|()| stream.flush())
+        .map_err(|e| format!("sending the request failed: {e}"));
     let mut response = Vec::new();
-    // The server closes without a TLS close_notify, which rustls reports as
-    // an error once all that came has been read.
-    let _ = stream.read_to_end(&mut response);
+    let read = stream
+        .read_to_end(&mut response)
+        .map(drop)
+        .map_err(|e| format!("reading the response failed: {e}"));
     let text = String::from_utf8_lossy(&response);
     let head = text.split("\r\n\r\n").next().unwrap_or_default();
     let mut lines = head.split("\r\n");
@@ -401,7 +416,11 @@ fn raw_http(server: &Running, request: &str) -> (Option<u16>, Vec<String>) {
         .and_then(|line| line.strip_prefix("HTTP/1.1 "))
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok());
-    (status, lines.map(str::to_owned).collect())
+    RawAnswer {
+        status,
+        headers: lines.map(str::to_owned).collect(),
+        closed_in_order: sent.and(read),
+    }
 }
 
 /// Requests that are no WebSocket upgrade at all, or a malformed one, are
@@ -410,6 +429,7 @@ fn raw_http(server: &Running, request: &str) -> (Option<u16>, Vec<String>) {
 /// address, a POST, another WebSocket version (426, with the version
 /// spoken), no key, and bytes that are no HTTP. Other connections are served.
 pub fn requests_that_are_no_websocket_upgrade_get_an_http_status(harness: &impl Harness) {
+    const BODY: usize = 256 * 1024;
     let server = start(harness, |_| {});
     let mut witness = Witness::open(harness, &server);
     let host = format!("Host: {}\r\n", server.addr);
@@ -438,10 +458,33 @@ pub fn requests_that_are_no_websocket_upgrade_get_an_http_status(harness: &impl 
             400,
         ),
         ("no HTTP", "\u{1}\u{2} hello\r\n\r\n".to_owned(), 400),
+        (
+            // Refused by the Mosaic rules, not by tungstenite.
+            "no subprotocol",
+            format!(
+                "GET / HTTP/1.1\r\n{host}Connection: Upgrade\r\nUpgrade: websocket\r\n{key}Sec-WebSocket-Version: 13\r\n\r\n"
+            ),
+            400,
+        ),
+        (
+            // More than the server reads: closing on unread bytes would
+            // reset the connection under the response.
+            "a POST with a body",
+            format!(
+                "POST / HTTP/1.1\r\n{host}Content-Length: {BODY}\r\n\r\n{}",
+                "x".repeat(BODY)
+            ),
+            400,
+        ),
     ];
     for (what, request, expected) in cases {
-        let (status, headers) = raw_http(&server, &request);
+        let RawAnswer {
+            status,
+            headers,
+            closed_in_order,
+        } = raw_http(&server, request.as_bytes());
         assert_eq!(status, Some(expected), "{what}: {headers:?}");
+        assert_eq!(closed_in_order, Ok(()), "{what}");
         if expected == 426 {
             assert!(
                 headers.iter().any(|h| h == "Sec-WebSocket-Version: 13"),
@@ -453,6 +496,43 @@ pub fn requests_that_are_no_websocket_upgrade_get_an_http_status(harness: &impl 
             "{what}"
         );
     }
+    witness.check_alive(harness);
+}
+
+/// A refused client is read for a while after its answer, so that the
+/// answer is not lost to a reset, but not for longer than that: one that
+/// goes on sending after its refusal is closed within a few seconds, and
+/// other connections are served meanwhile.
+pub fn a_refused_client_that_goes_on_sending_is_closed(harness: &impl Harness) {
+    let server = start(harness, |_| {});
+    let mut witness = Witness::open(harness, &server);
+    let mut stream = raw_tls(&server);
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {}\r\nContent-Length: 100000000\r\n\r\n",
+        server.addr
+    );
+    stream.write_all(head.as_bytes()).expect("request sent");
+    stream.flush().expect("request flushed");
+    let started = Instant::now();
+    let chunk = [b'x'; 1024];
+    let failed = loop {
+        // 50 KiB/s: far under the bytes a refused client may send, so only
+        // the time bound can end it.
+        if let Err(error) = stream.write_all(&chunk).and_then(|()| stream.flush()) {
+            break Some(error);
+        }
+        if started.elapsed() > STEP {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(failed.is_some(), "still open after {STEP:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "closed only after {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(server.report(), Report::Refused(e) if e.contains("400")));
     witness.check_alive(harness);
 }
 

@@ -57,7 +57,7 @@ impl Runtime for AsyncStd {
 }
 
 mosaic_ws::impl_transport!(AsyncStd, net: async_std::net, tls: futures_rustls, ws: async_tungstenite,
-    write: async_std::io::WriteExt);
+    write: futures_util::io::AsyncWriteExt, close: close, read: futures_util::io::AsyncReadExt);
 
 mosaic_ws::adapter_api!(AsyncStd, "async-std");
 

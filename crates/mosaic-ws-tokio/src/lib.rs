@@ -26,6 +26,6 @@ impl Runtime for Tokio {
 }
 
 mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite,
-    write: tokio::io::AsyncWriteExt);
+    write: tokio::io::AsyncWriteExt, close: shutdown, read: tokio::io::AsyncReadExt);
 
 mosaic_ws::adapter_api!(Tokio, "tokio");

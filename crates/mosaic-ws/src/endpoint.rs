@@ -482,18 +482,35 @@ impl<T: Transport> Incoming<T> {
     /// Runs the TLS handshake and the upgrade within the handshake timeout.
     ///
     /// # Errors
-    /// [`AcceptError`] for a failed or refused handshake; a refused upgrade has
-    /// already been answered with its HTTP status.
+    /// [`AcceptError`] for a failed or refused handshake. A refused upgrade
+    /// has already been answered with its HTTP status and closed in order:
+    /// the response, a TLS close_notify, then up to 1 MiB or 2 s of what the
+    /// client still sends read and dropped (a request body, say), so that
+    /// closing on unread bytes does not reset the connection under the
+    /// response. That close counts against the connection limit, and is
+    /// not part of the handshake timeout.
     pub async fn handshake(self) -> Result<Accepted<T::ServerWs>, AcceptError> {
         let limit = self.options.limits.handshake_timeout;
         let transport = self.transport.clone();
         // Boxed: the handshake state (TLS and WebSocket streams) is large.
-        within(&transport, limit, Box::pin(self.upgrade()))
+        let upgraded = within(&transport, limit, Box::pin(self.upgrade()))
             .await
-            .ok_or(AcceptError::Timeout(limit))?
+            .ok_or(AcceptError::Timeout(limit))??;
+        match upgraded {
+            Upgraded::Accepted(accepted) => Ok(accepted),
+            Upgraded::Refused {
+                mut tls,
+                slot,
+                error,
+            } => {
+                let _ = within(&transport, LINGER_TIME, T::linger(&mut tls, LINGER_BYTES)).await;
+                drop(slot);
+                Err(error)
+            }
+        }
     }
 
-    async fn upgrade(self) -> Result<Accepted<T::ServerWs>, AcceptError> {
+    async fn upgrade(self) -> Result<Upgraded<T>, AcceptError> {
         let Incoming {
             transport,
             tcp,
@@ -514,18 +531,24 @@ impl<T: Transport> Incoming<T> {
         let upgraded = transport.ws_accept(&mut tls, callback, config).await;
         let ws = match upgraded {
             Ok(()) => Ok(transport.ws_upgraded(tls, config).await),
-            Err(error) => match Refusal::for_error(&error) {
+            Err(error) => match (Refusal::for_error(&error), outcome) {
                 // Refused by tungstenite before the Mosaic rules saw it: say
                 // why, as the Mosaic rules' refusals do.
-                Some(refusal) => {
-                    let _ = T::write_refusal(&mut tls, &refusal.to_http()).await;
+                (Some(refusal), _) => {
+                    let written = T::write_refusal(&mut tls, &refusal.to_http()).await;
                     let Refusal { status, reason } = refusal;
-                    return Err(AcceptError::Rejected { status, reason });
+                    let error = AcceptError::Rejected { status, reason };
+                    return Upgraded::refused(written, tls, slot, error);
                 }
-                None => Err(error),
+                // Refused by the Mosaic rules: tungstenite sent the answer.
+                (None, Some(UpgradeOutcome::Rejected { status, reason })) => {
+                    let error = AcceptError::Rejected { status, reason };
+                    return Upgraded::refused(Ok(()), tls, slot, error);
+                }
+                (None, _) => return Err(AcceptError::Upgrade(error)),
             },
         };
-        match (ws, outcome) {
+        let accepted = match (ws, outcome) {
             (Ok(ws), Some(UpgradeOutcome::Mosaic(negotiated))) => {
                 let info = ConnectionInfo::new(negotiated, peer, Some(remote_addr));
                 // The driver holds the slot and the registry entry, so both go
@@ -549,6 +572,48 @@ impl<T: Transport> Incoming<T> {
             }
             (Err(error), _) => Err(AcceptError::Upgrade(error)),
             (Ok(_), None) => Err(AcceptError::Upgrade(tungstenite::Error::ConnectionClosed)),
+        };
+        accepted.map(Upgraded::Accepted)
+    }
+}
+
+/// How long a refused connection is kept open, at most, after its HTTP
+/// answer, reading what the client still sends ([`Incoming::handshake`]).
+const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// How much of what a refused client still sends is read and dropped, at
+/// most, before its connection is closed.
+const LINGER_BYTES: usize = 1 << 20;
+
+/// How [`Incoming::upgrade`] ended.
+enum Upgraded<T: Transport> {
+    /// Upgraded.
+    Accepted(Accepted<T::ServerWs>),
+    /// Answered with an HTTP refusal: the stream is to be closed in order
+    /// ([`Transport::linger`]), and holds its slot until then.
+    Refused {
+        tls: Box<T::ServerTls>,
+        slot: Slot,
+        error: AcceptError,
+    },
+}
+
+impl<T: Transport> Upgraded<T> {
+    /// A refusal whose answer was `written`: lingered on if it went, else
+    /// the connection is dropped at once.
+    fn refused(
+        written: io::Result<()>,
+        tls: T::ServerTls,
+        slot: Slot,
+        error: AcceptError,
+    ) -> Result<Upgraded<T>, AcceptError> {
+        match written {
+            Ok(()) => Ok(Upgraded::Refused {
+                tls: Box::new(tls),
+                slot,
+                error,
+            }),
+            Err(_) => Err(error),
         }
     }
 }

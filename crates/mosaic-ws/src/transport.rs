@@ -99,6 +99,17 @@ pub trait Transport: Runtime {
         response: &[u8],
     ) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// Ends a stream whose upgrade was refused, in order: a TLS close_notify
+    /// and the end of the sending side, then what the client still sends is
+    /// read and dropped, up to `limit` bytes or the client's close. The
+    /// caller bounds its time. Without it, closing a socket that holds
+    /// unread bytes (a request body) resets the connection, and the client
+    /// may never read the answer.
+    fn linger(
+        tls: &mut Self::ServerTls,
+        limit: usize,
+    ) -> impl Future<Output = io::Result<()>> + Send;
+
     /// The client's WebSocket upgrade with `request`.
     fn ws_connect(
         &self,
@@ -113,17 +124,18 @@ pub trait Transport: Runtime {
 /// binding with `LazyConfigAcceptor`, `TlsConnector`, `server::TlsStream` and
 /// `client::TlsStream`, a tungstenite binding with `WebSocketStream`,
 /// `accept_hdr_async_with_config` and `client_async_with_config`, and an
-/// extension trait with `write_all` and `flush`. Written once here so that
-/// the adapters hold no copies of it.
+/// extension trait with `write_all`, `flush` and the method `close` names
+/// that closes the sending side, and one with `read`. Written once here so
+/// that the adapters hold no copies of it.
 ///
 /// ```text
 /// mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite,
-///     write: tokio::io::AsyncWriteExt);
+///     write: tokio::io::AsyncWriteExt, close: shutdown, read: tokio::io::AsyncReadExt);
 /// ```
 #[macro_export]
 macro_rules! impl_transport {
     ($runtime:ty, net: $($net:ident)::+, tls: $($tls:ident)::+, ws: $($ws:ident)::+,
-        write: $($write:ident)::+) => {
+        write: $($write:ident)::+, close: $close:ident, read: $($read:ident)::+) => {
         impl $crate::Transport for $runtime {
             type Listener = $($net)::+::TcpListener;
             type Tcp = $($net)::+::TcpStream;
@@ -214,6 +226,24 @@ macro_rules! impl_transport {
                 use $($write)::+ as _;
                 tls.write_all(response).await?;
                 tls.flush().await
+            }
+
+            async fn linger(
+                tls: &mut Self::ServerTls,
+                limit: usize,
+            ) -> ::std::io::Result<()> {
+                use $($write)::+ as _;
+                use $($read)::+ as _;
+                tls.$close().await?;
+                let mut scratch = [0u8; 4096];
+                let mut read = 0;
+                while read < limit {
+                    match tls.read(&mut scratch).await? {
+                        0 => break,
+                        n => read += n,
+                    }
+                }
+                Ok(())
             }
 
             async fn ws_connect(
