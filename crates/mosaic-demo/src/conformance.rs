@@ -389,25 +389,45 @@ struct RawAnswer {
     status: Option<u16>,
     /// The response's header lines.
     headers: Vec<String>,
-    /// Whether the server closed in order: all of the request went, and
-    /// the response ended with a TLS close_notify, not a reset or a bare
-    /// TCP close.
+    /// Whether the server closed in order: all of the request went, the
+    /// response ended with a TLS close_notify (not a reset or a bare TCP
+    /// close), and the TCP FIN came with it, while the client still held
+    /// its side open.
     closed_in_order: Result<(), String>,
 }
 
-/// Sends `request` (a raw request head, and what follows it) over TLS,
-/// whole, and then reads the server's response until the server closes.
-fn raw_http(server: &Running, request: &[u8]) -> RawAnswer {
+/// Sends `head` (a raw request head) over TLS, then `body` after a pause
+/// (by then a server that refuses the head has answered it), and reads the
+/// server's response until the server closes.
+fn raw_http(server: &Running, head: &[u8], body: &[u8]) -> RawAnswer {
     let mut stream = raw_tls(server);
-    let sent = stream
-        .write_all(request)
+    let mut sent = stream
+        .write_all(head)
         .and_then(|()| stream.flush())
-        .map_err(|e| format!("sending the request failed: {e}"));
+        .map_err(|e| format!("sending the request head failed: {e}"));
+    if sent.is_ok() && !body.is_empty() {
+        std::thread::sleep(Duration::from_millis(100));
+        sent = stream
+            .write_all(body)
+            .and_then(|()| stream.flush())
+            .map_err(|e| format!("sending the request body failed: {e}"));
+    }
     let mut response = Vec::new();
     let read = stream
         .read_to_end(&mut response)
-        .map(drop)
         .map_err(|e| format!("reading the response failed: {e}"));
+    // The server's TCP side must be closed too, at once, not only when it
+    // stops reading what the client sends.
+    let fin = read.and_then(|_| {
+        let tcp = &mut stream.sock;
+        tcp.set_read_timeout(Some(Duration::from_secs(1)))
+            .expect("timeout");
+        match tcp.read(&mut [0; 64]) {
+            Ok(0) => Ok(()),
+            Ok(n) => Err(format!("{n} bytes after the close_notify")),
+            Err(e) => Err(format!("no FIN after the close_notify: {e}")),
+        }
+    });
     let text = String::from_utf8_lossy(&response);
     let head = text.split("\r\n\r\n").next().unwrap_or_default();
     let mut lines = head.split("\r\n");
@@ -419,7 +439,7 @@ fn raw_http(server: &Running, request: &[u8]) -> RawAnswer {
     RawAnswer {
         status,
         headers: lines.map(str::to_owned).collect(),
-        closed_in_order: sent.and(read),
+        closed_in_order: sent.and(fin),
     }
 }
 
@@ -427,7 +447,10 @@ fn raw_http(server: &Running, request: &[u8]) -> RawAnswer {
 /// refused with an HTTP status and a reason (tungstenite alone would drop
 /// the connection without a word): a browser opening the `https://`
 /// address, a POST, another WebSocket version (426, with the version
-/// spoken), no key, and bytes that are no HTTP. Other connections are served.
+/// spoken), no key, and bytes that are no HTTP; and an upgrade the Mosaic
+/// rules refuse. Each refusal is closed in order (a TLS close_notify and
+/// the TCP FIN), even when the client goes on to send a body the server
+/// never reads. Other connections are served.
 pub fn requests_that_are_no_websocket_upgrade_get_an_http_status(harness: &impl Harness) {
     const BODY: usize = 256 * 1024;
     let server = start(harness, |_| {});
@@ -466,23 +489,25 @@ pub fn requests_that_are_no_websocket_upgrade_get_an_http_status(harness: &impl 
             ),
             400,
         ),
-        (
-            // More than the server reads: closing on unread bytes would
-            // reset the connection under the response.
-            "a POST with a body",
-            format!(
-                "POST / HTTP/1.1\r\n{host}Content-Length: {BODY}\r\n\r\n{}",
-                "x".repeat(BODY)
-            ),
-            400,
-        ),
     ];
-    for (what, request, expected) in cases {
+    let cases = cases
+        .into_iter()
+        .map(|(what, head, status)| (what, head, "", status));
+    // A body the server never reads: closing on unread bytes would reset
+    // the connection under the response.
+    let body = "x".repeat(BODY);
+    let with_body = (
+        "a POST with a body",
+        format!("POST / HTTP/1.1\r\n{host}Content-Length: {BODY}\r\n\r\n"),
+        body.as_str(),
+        400,
+    );
+    for (what, head, body, expected) in cases.chain([with_body]) {
         let RawAnswer {
             status,
             headers,
             closed_in_order,
-        } = raw_http(&server, request.as_bytes());
+        } = raw_http(&server, head.as_bytes(), body.as_bytes());
         assert_eq!(status, Some(expected), "{what}: {headers:?}");
         assert_eq!(closed_in_order, Ok(()), "{what}");
         if expected == 426 {
@@ -515,7 +540,13 @@ pub fn a_refused_client_that_goes_on_sending_is_closed(harness: &impl Harness) {
     stream.flush().expect("request flushed");
     let started = Instant::now();
     let chunk = [b'x'; 1024];
+    let mut witnessed = false;
     let failed = loop {
+        if !witnessed && started.elapsed() > Duration::from_millis(500) {
+            // Served while the refused connection is read.
+            witness.check_alive(harness);
+            witnessed = true;
+        }
         // 50 KiB/s: far under the bytes a refused client may send, so only
         // the time bound can end it.
         if let Err(error) = stream.write_all(&chunk).and_then(|()| stream.flush()) {

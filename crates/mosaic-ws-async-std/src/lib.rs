@@ -57,7 +57,18 @@ impl Runtime for AsyncStd {
 }
 
 mosaic_ws::impl_transport!(AsyncStd, net: async_std::net, tls: futures_rustls, ws: async_tungstenite,
-    write: futures_util::io::AsyncWriteExt, close: close, read: futures_util::io::AsyncReadExt);
+    write: futures_util::io::AsyncWriteExt, read: futures_util::io::AsyncReadExt,
+    close: close_sending);
+
+/// Ends a server TLS stream's sending side: futures-rustls's close sends the
+/// close_notify, but on async-io sockets closing only flushes, so the TCP
+/// write half is shut down here.
+async fn close_sending(
+    tls: &mut futures_rustls::server::TlsStream<async_std::net::TcpStream>,
+) -> std::io::Result<()> {
+    futures_util::io::AsyncWriteExt::close(tls).await?;
+    tls.get_ref().0.shutdown(std::net::Shutdown::Write)
+}
 
 mosaic_ws::adapter_api!(AsyncStd, "async-std");
 

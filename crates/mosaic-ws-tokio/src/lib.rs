@@ -26,6 +26,8 @@ impl Runtime for Tokio {
 }
 
 mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite,
-    write: tokio::io::AsyncWriteExt, close: shutdown, read: tokio::io::AsyncReadExt);
+    write: tokio::io::AsyncWriteExt, read: tokio::io::AsyncReadExt,
+    // tokio-rustls's shutdown sends the close_notify, then the FIN.
+    close: tokio::io::AsyncWriteExt::shutdown);
 
 mosaic_ws::adapter_api!(Tokio, "tokio");

@@ -503,7 +503,11 @@ impl<T: Transport> Incoming<T> {
                 slot,
                 error,
             } => {
-                let _ = within(&transport, LINGER_TIME, T::linger(&mut tls, LINGER_BYTES)).await;
+                // Boxed: its read buffer would otherwise size every
+                // handshake's task.
+                let linger = Box::pin(T::linger(&mut tls, LINGER_BYTES));
+                let _ = within(&transport, LINGER_TIME, linger).await;
+                drop(tls);
                 drop(slot);
                 Err(error)
             }
@@ -540,10 +544,15 @@ impl<T: Transport> Incoming<T> {
                     let error = AcceptError::Rejected { status, reason };
                     return Upgraded::refused(written, tls, slot, error);
                 }
-                // Refused by the Mosaic rules: tungstenite sent the answer.
+                // Refused by the Mosaic rules: tungstenite sent the answer
+                // and then says Http, or failed to send it.
                 (None, Some(UpgradeOutcome::Rejected { status, reason })) => {
+                    let written = match error {
+                        tungstenite::Error::Http(_) => Ok(()),
+                        _ => Err(io::ErrorKind::BrokenPipe.into()),
+                    };
                     let error = AcceptError::Rejected { status, reason };
-                    return Upgraded::refused(Ok(()), tls, slot, error);
+                    return Upgraded::refused(written, tls, slot, error);
                 }
                 (None, _) => return Err(AcceptError::Upgrade(error)),
             },

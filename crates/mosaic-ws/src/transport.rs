@@ -124,18 +124,20 @@ pub trait Transport: Runtime {
 /// binding with `LazyConfigAcceptor`, `TlsConnector`, `server::TlsStream` and
 /// `client::TlsStream`, a tungstenite binding with `WebSocketStream`,
 /// `accept_hdr_async_with_config` and `client_async_with_config`, and an
-/// extension trait with `write_all`, `flush` and the method `close` names
-/// that closes the sending side, and one with `read`. Written once here so
-/// that the adapters hold no copies of it.
+/// extension trait with `write_all` and `flush`, one with `read`, and a
+/// function `close` that ends a server TLS stream's sending side (its
+/// close_notify and the TCP FIN). Written once here so that the adapters
+/// hold no copies of it.
 ///
 /// ```text
 /// mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite,
-///     write: tokio::io::AsyncWriteExt, close: shutdown, read: tokio::io::AsyncReadExt);
+///     write: tokio::io::AsyncWriteExt, read: tokio::io::AsyncReadExt,
+///     close: tokio::io::AsyncWriteExt::shutdown);
 /// ```
 #[macro_export]
 macro_rules! impl_transport {
     ($runtime:ty, net: $($net:ident)::+, tls: $($tls:ident)::+, ws: $($ws:ident)::+,
-        write: $($write:ident)::+, close: $close:ident, read: $($read:ident)::+) => {
+        write: $($write:ident)::+, read: $($read:ident)::+, close: $($close:ident)::+) => {
         impl $crate::Transport for $runtime {
             type Listener = $($net)::+::TcpListener;
             type Tcp = $($net)::+::TcpStream;
@@ -232,9 +234,8 @@ macro_rules! impl_transport {
                 tls: &mut Self::ServerTls,
                 limit: usize,
             ) -> ::std::io::Result<()> {
-                use $($write)::+ as _;
                 use $($read)::+ as _;
-                tls.$close().await?;
+                $($close)::+(tls).await?;
                 let mut scratch = [0u8; 4096];
                 let mut read = 0;
                 while read < limit {
