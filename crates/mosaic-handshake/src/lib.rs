@@ -39,7 +39,9 @@ pub const X_MOSAIC_SERVICE_URL: HeaderName = HeaderName::from_static("x-mosaic-s
 pub const NO_EXTENSIONS: &str = "-";
 
 /// The longest value accepted in any one line of a header this crate reads,
-/// in bytes. Longer: the server refuses with 400, the client fails.
+/// in bytes. Longer: the server refuses with 400, the client fails (but
+/// for `X-Mosaic-Service-Url`, which it ignores:
+/// [`Negotiated::ignored_service_url`]).
 pub const MAX_HEADER_VALUE_LEN: usize = 4096;
 
 /// The most lines accepted for one header this crate reads (for the extensions

@@ -49,12 +49,22 @@ pub fn answer_upgrade(
                 status,
                 reason: reason.clone(),
             });
+            // The same headers as a `Refusal`'s: the body's length, and the
+            // close that follows.
+            let headers = [
+                (
+                    http::header::CONTENT_TYPE,
+                    "text/plain; charset=utf-8".into(),
+                ),
+                (http::header::CONTENT_LENGTH, reason.len().to_string()),
+                (http::header::CONNECTION, "close".into()),
+            ];
             let mut error = Response::new(Some(reason));
             *error.status_mut() = status;
-            if let Ok(value) = http::HeaderValue::from_str("text/plain; charset=utf-8") {
-                error
-                    .headers_mut()
-                    .insert(http::header::CONTENT_TYPE, value);
+            for (name, value) in headers {
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    error.headers_mut().insert(name, value);
+                }
             }
             Err(error)
         }
@@ -190,6 +200,32 @@ mod tests {
         ] {
             assert_eq!(status(error), None);
         }
+    }
+
+    #[test]
+    fn a_refusal_by_the_mosaic_rules_says_its_length_and_the_close() {
+        let policy = ServerPolicy::builder().build().expect("policy");
+        let request = Request::builder()
+            .uri("/")
+            .header("sec-websocket-protocol", "chat")
+            .body(())
+            .expect("request");
+        let mut outcome = None;
+        let refused = answer_upgrade(&policy, &request, Response::new(()), &mut outcome)
+            .expect_err("no mosaic2024: refused");
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        let body = refused.body().clone().expect("a reason");
+        let header = |name| refused.headers().get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(
+            header("content-length"),
+            Some(body.len().to_string().as_str())
+        );
+        assert_eq!(header("connection"), Some("close"));
+        assert_eq!(header("content-type"), Some("text/plain; charset=utf-8"));
+        assert!(matches!(
+            outcome,
+            Some(UpgradeOutcome::Rejected { status, reason }) if status == 400 && reason == body
+        ));
     }
 
     #[test]
