@@ -160,6 +160,7 @@ macro_rules! conformance_tests {
             requests_that_are_no_websocket_upgrade_get_an_http_status,
             a_refused_client_that_goes_on_sending_is_closed,
             dual_stack_hands_nostr_over,
+            the_socket_under_a_websocket_counts_what_it_sends,
             wrong_server_key_fails_the_client,
             text_message_closes_1003,
             server_message_closes_1002,
@@ -589,6 +590,51 @@ pub fn dual_stack_hands_nostr_over(harness: &impl Harness) {
     assert_eq!(greeting, Message::text(NOSTR_GREETING));
     drop(ws);
     witness.check_alive(harness);
+}
+
+/// The stall check's measure of a peer's progress within one large frame
+/// is what the socket under the WebSocket took to send
+/// ([`Transport::server_ws_sent`]): it counts the TLS handshake and the
+/// upgrade's answer, and grows by at least each message sent after.
+pub fn the_socket_under_a_websocket_counts_what_it_sends<H: Harness>(harness: &H) {
+    use futures_util::SinkExt as _;
+    let identity = Identity::generate().expect("rng");
+    let key = identity.public_key();
+    let mut options = ServerOptions::new(ServerTls::builder(identity).build().expect("tls"));
+    options.policy = mosaic_handshake::ServerPolicy::builder()
+        .dual_stack(true)
+        .build()
+        .expect("policy");
+    let server = harness
+        .block_on(Server::bind_on(harness.transport(), "127.0.0.1:0", options))
+        .expect("bind");
+    let running = Running {
+        addr: server.local_addr().expect("addr"),
+        key,
+        store: MemoryStore::new(16, crate::store::full_validation()),
+        reports: std::sync::mpsc::channel().1,
+        shutdown: server.shutdown_handle(),
+    };
+    let client = std::thread::spawn(move || {
+        let (mut ws, _) = tungstenite::client(upgrade_request(&running, None), raw_tls(&running))
+            .expect("nostr upgrade");
+        ws.read().expect("the server's message")
+    });
+    let accepted = harness
+        .block_on(async { server.accept().await.expect("accept").handshake().await })
+        .expect("handshake");
+    let Accepted::Nostr(mut nostr) = accepted else {
+        panic!("expected the nostr hand-off");
+    };
+    let before = H::Transport::server_ws_sent(&nostr);
+    assert!(before > 0, "the TLS handshake and the upgrade's answer");
+    let text = "x".repeat(10_000);
+    harness
+        .block_on(nostr.send(Message::text(text.clone())))
+        .expect("sent");
+    let after = H::Transport::server_ws_sent(&nostr);
+    assert!(after >= before + 10_000, "{before} then {after}");
+    assert_eq!(client.join().expect("client"), Message::text(text));
 }
 
 /// "TLS with a wrong server key → the client fails with a clear error"

@@ -64,10 +64,13 @@ mosaic_ws::impl_transport!(AsyncStd, net: async_std::net, tls: futures_rustls, w
 /// close_notify, but on async-io sockets closing only flushes, so the TCP
 /// write half is shut down here.
 async fn close_sending(
-    tls: &mut futures_rustls::server::TlsStream<async_std::net::TcpStream>,
+    tls: &mut futures_rustls::server::TlsStream<Counted<async_std::net::TcpStream>>,
 ) -> std::io::Result<()> {
     futures_util::io::AsyncWriteExt::close(tls).await?;
-    tls.get_ref().0.shutdown(std::net::Shutdown::Write)
+    tls.get_ref()
+        .0
+        .get_ref()
+        .shutdown(std::net::Shutdown::Write)
 }
 
 mosaic_ws::adapter_api!(AsyncStd, "async-std");

@@ -15,7 +15,7 @@ use mosaic_proto::{
     SubmissionResultCode,
 };
 
-use crate::driver::{WebSocket, spawn_driver};
+use crate::driver::{SentProbe, WebSocket, spawn_driver};
 use crate::shared::Shared;
 use crate::{ClientOptions, ConnectionInfo, Runtime};
 
@@ -58,9 +58,29 @@ impl ClientConnection {
         options: &ClientOptions,
         runtime: R,
     ) -> ClientConnection {
+        Self::start_probed(ws, info, options, runtime, None)
+    }
+
+    /// Like [`ClientConnection::start`], the driver watching the bytes the
+    /// socket sends with `sent_probe` (the stall check).
+    pub(crate) fn start_probed<W: WebSocket, R: Runtime>(
+        ws: W,
+        info: ConnectionInfo,
+        options: &ClientOptions,
+        runtime: R,
+        sent_probe: Option<SentProbe<W>>,
+    ) -> ClientConnection {
         let config = options.session_for(info.negotiated());
         let shared = Shared::new(ClientSession::new(config, Instant::now()));
-        spawn_driver(ws, &shared, runtime.clone(), &options.limits, Box::new(()));
+        let hold = Box::new(());
+        spawn_driver(
+            ws,
+            &shared,
+            runtime.clone(),
+            &options.limits,
+            hold,
+            sent_probe,
+        );
         let info = Arc::new(info);
         let guard = Arc::new(CloseOnDrop(shared.clone()));
         ClientConnection {

@@ -131,9 +131,14 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     release_when_flushed: bool,
     unflushed: bool,
     /// Bytes went to the WebSocket layer (a message or frame taken, or a
-    /// flush completed) since the session was last told: progress, for its
-    /// stall check.
+    /// flush completed) or on to the socket since the session was last
+    /// told: progress, for its stall check.
     handed_on: bool,
+    /// Reads what the socket under the WebSocket took to send so far, if
+    /// the transport counts it ([`SentProbe`]).
+    sent_probe: Option<SentProbe<W>>,
+    /// What `sent_probe` read last.
+    sent_seen: u64,
     /// No more reading: the stream ended or failed.
     read_done: bool,
     /// The WebSocket said Pending to the last read: it is polled again only
@@ -166,6 +171,12 @@ struct Fragments {
     frame_max: usize,
 }
 
+/// Reads how many bytes a WebSocket's socket has taken to send so far
+/// ([`Transport::server_ws_sent`](crate::Transport::server_ws_sent)). The
+/// WebSocket layer's flush of one large frame stays pending while the peer
+/// takes it bit by bit; this shows that progress to the stall check.
+pub(crate) type SentProbe<W> = fn(&W) -> u64;
+
 /// Starts a connection's driver: hands it to `shared` and spawns the task
 /// that runs it.
 pub(crate) fn spawn_driver<W: WebSocket, S: Session + Send + 'static, R: Runtime>(
@@ -174,8 +185,10 @@ pub(crate) fn spawn_driver<W: WebSocket, S: Session + Send + 'static, R: Runtime
     runtime: R,
     limits: &Limits,
     hold: Box<dyn Send>,
+    sent_probe: Option<SentProbe<W>>,
 ) {
-    let driver = Driver::new(ws, shared.clone(), runtime.clone(), limits, hold);
+    let driver =
+        Driver::new(ws, shared.clone(), runtime.clone(), limits, hold).with_sent_probe(sent_probe);
     shared.install(Box::new(driver));
     runtime.spawn(Box::pin(DriverTask {
         shared: shared.clone(),
@@ -234,6 +247,8 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             release_when_flushed: false,
             unflushed: false,
             handed_on: false,
+            sent_probe: None,
+            sent_seen: 0,
             read_done: false,
             read_parked: false,
             peer_finished: false,
@@ -247,6 +262,13 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             inline: false,
             _hold: hold,
         }
+    }
+
+    /// Watches the socket's sent bytes with `probe`.
+    pub(crate) fn with_sent_probe(mut self, probe: Option<SentProbe<W>>) -> Self {
+        self.sent_probe = probe;
+        self.sent_seen = probe.map_or(0, |probe| probe(&self.ws));
+        self
     }
 
     /// Reads while the session wants input, at most [`READS_PER_ROUND`]
@@ -416,6 +438,14 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                 }
                 Poll::Ready(Err(error)) => self.write_failed(error),
                 Poll::Pending => {}
+            }
+        }
+        if let Some(probe) = self.sent_probe {
+            // The socket took part of a frame whose flush is still pending.
+            let sent = probe(&self.ws);
+            if sent != self.sent_seen {
+                self.sent_seen = sent;
+                self.handed_on = true;
             }
         }
         progress
@@ -856,6 +886,15 @@ pub(crate) mod tests {
         /// The peer's close frame came: data is refused as tungstenite
         /// refuses it (`SendAfterClosing`).
         closing: AtomicBool,
+        /// Bytes the socket under the sink took to send, as a
+        /// [`Counted`](crate::Counted) stream would count them
+        /// ([`bytes_taken`]).
+        taken: std::sync::atomic::AtomicU64,
+    }
+
+    /// The [`SentProbe`] of a [`Recorder`]: its peer's `taken`.
+    fn bytes_taken(recorder: &Recorder) -> u64 {
+        recorder.0.taken.load(Ordering::SeqCst)
     }
 
     impl Peer {
@@ -874,6 +913,7 @@ pub(crate) mod tests {
                 flushes: AtomicBool::new(flushes),
                 flushed: AtomicUsize::new(0),
                 closing: AtomicBool::new(false),
+                taken: Default::default(),
             })
         }
 
@@ -1519,6 +1559,55 @@ pub(crate) mod tests {
             record: record.clone(),
         };
         assert_eq!(reassemble(&frames, 4096), expected.to_bytes()[..]);
+    }
+
+    /// A record sent as one frame to a slow peer: the WebSocket layer took
+    /// the frame, and its flush stays pending while the socket takes the
+    /// frame bit by bit. With the socket's sent bytes watched, the stall
+    /// timeout (1 s) runs from the last bytes taken, so the connection
+    /// stays open over two seconds of such progress; without, it is closed
+    /// at the stall timeout (the same run, as a control).
+    #[test]
+    fn a_slow_peer_taking_one_large_frame_is_not_stalled() {
+        for watched in [true, false] {
+            let limits = Limits {
+                close_timeout: Duration::from_millis(100),
+                ..Limits::default()
+            };
+            let mut serving = Serving::query_stalling_after(&limits, Duration::from_secs(1));
+            serving.driver.sent_probe = watched.then_some(bytes_taken as SentProbe<Recorder>);
+            serving.peer.flushes.store(false, Ordering::SeqCst);
+            let record = crate::client::tests::record_of(&[7; 150_000]);
+            serving.queue(&record);
+            let mut cx = Context::from_waker(&serving.task_waker);
+            let until = Instant::now() + Duration::from_millis(2_200);
+            let mut closed = None;
+            while Instant::now() < until && closed.is_none() {
+                serving.peer.taken.fetch_add(4096, Ordering::SeqCst);
+                let _ = serving.driver.run(&mut cx);
+                closed = serving
+                    .shared
+                    .lock()
+                    .session
+                    .closed()
+                    .map(|c| c.cause.clone());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let driver = &serving.driver;
+            let all_taken = driver.fragments.is_none() && driver.outgoing.is_empty();
+            assert!(
+                all_taken,
+                "the WebSocket layer took the whole message at once"
+            );
+            if watched {
+                assert_eq!(closed, None, "not stalled while the socket takes bytes");
+                serving.peer.flushes.store(true, Ordering::SeqCst);
+                assert!(serving.driver.run(&mut cx).is_pending(), "still open");
+                assert!(!serving.driver.holds_unsent(), "flushed");
+            } else {
+                assert_eq!(closed, Some(CloseCause::PeerNotReading), "the control");
+            }
+        }
     }
 
     /// A peer that stops reading while records wait in the session's queue

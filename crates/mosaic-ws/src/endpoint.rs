@@ -19,7 +19,7 @@ use mosaic_tls::rustls::pki_types::ServerName;
 use tungstenite::client::IntoClientRequest;
 
 use crate::NostrConnection;
-use crate::driver::later;
+use crate::driver::{SentProbe, later};
 use crate::server::ShutdownHook;
 use crate::{
     AcceptError, Accepted, ClientConnection, ClientOptions, ConnectError, ConnectionInfo, Refusal,
@@ -97,11 +97,12 @@ async fn connect_to<T: Transport>(
         .map_err(ConnectError::from_upgrade)?;
     let negotiated = handshake.check(&response)?;
     let info = ConnectionInfo::new(negotiated, peer, remote_addr);
-    Ok(ClientConnection::start(
+    Ok(ClientConnection::start_probed(
         ws,
         info,
         options,
         transport.clone(),
+        Some(T::client_ws_sent),
     ))
 }
 
@@ -565,8 +566,9 @@ impl<T: Transport> Incoming<T> {
                 // start, since its hook points at the new session.
                 let entry = Arc::new(std::sync::OnceLock::new());
                 let hold = (slot, entry.clone());
+                let probe = Some(T::server_ws_sent as SentProbe<T::ServerWs>);
                 let connection =
-                    ServerConnection::start_holding(ws, info, &options, transport, hold);
+                    ServerConnection::start_probed(ws, info, &options, transport, hold, probe);
                 let _ = entry.set(registry.register(connection.shutdown_hook()));
                 Ok(Accepted::Mosaic(connection))
             }

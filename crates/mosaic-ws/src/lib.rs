@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod client;
+mod counted;
 mod driver;
 mod endpoint;
 mod error;
@@ -17,6 +18,7 @@ pub use client::{
     ClientConnection, ClientReceiver, ClientSender, Records, RequestError, Subscription,
     SubscriptionEvent,
 };
+pub use counted::Counted;
 pub use driver::WebSocket;
 pub use endpoint::{Incoming, Server, ShutdownHandle, connect_on, within};
 pub use error::{AcceptError, ConnectError};

@@ -10,7 +10,7 @@ use mosaic_proto::session::{
 };
 use mosaic_proto::{CloseCode, QueryClosedCode, Record, ServerExtension, SubmissionResultCode};
 
-use crate::driver::{WebSocket, spawn_driver};
+use crate::driver::{SentProbe, WebSocket, spawn_driver};
 use crate::shared::Shared;
 use crate::{ConnectionInfo, Runtime, ServerOptions};
 
@@ -143,6 +143,19 @@ impl ServerConnection {
         runtime: R,
         hold: impl Send + 'static,
     ) -> ServerConnection {
+        Self::start_probed(ws, info, options, runtime, hold, None)
+    }
+
+    /// Like [`ServerConnection::start_holding`], the driver watching the
+    /// bytes the socket sends with `sent_probe` (the stall check).
+    pub(crate) fn start_probed<W: WebSocket, R: Runtime>(
+        ws: W,
+        info: ConnectionInfo,
+        options: &ServerOptions,
+        runtime: R,
+        hold: impl Send + 'static,
+        sent_probe: Option<SentProbe<W>>,
+    ) -> ServerConnection {
         let config = options.session_for(info.negotiated());
         let shared = Shared::new(ServerSession::new(config, Instant::now()));
         spawn_driver(
@@ -151,6 +164,7 @@ impl ServerConnection {
             runtime.clone(),
             &options.limits,
             Box::new(hold),
+            sent_probe,
         );
         let info = Arc::new(info);
         let guard = Arc::new(CloseOnDrop(shared.clone()));

@@ -22,7 +22,7 @@ use crate::{Runtime, WebSocket};
 pub trait Transport: Runtime {
     /// A listening TCP socket.
     type Listener: Send + Sync + 'static;
-    /// A connected TCP stream.
+    /// A connected TCP stream, counting what it sends ([`Counted`](crate::Counted)).
     type Tcp: Send + 'static;
     /// A TLS stream on the server side.
     type ServerTls: Send + 'static;
@@ -110,6 +110,15 @@ pub trait Transport: Runtime {
         limit: usize,
     ) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// The bytes a server WebSocket's TCP stream has taken to send so far
+    /// ([`Counted::written`](crate::Counted::written)): the driver's sign that a peer takes a frame
+    /// while the WebSocket layer's flush of it is still pending, for the
+    /// stall check.
+    fn server_ws_sent(ws: &Self::ServerWs) -> u64;
+
+    /// The same for a client WebSocket.
+    fn client_ws_sent(ws: &Self::ClientWs) -> u64;
+
     /// The client's WebSocket upgrade with `request`.
     fn ws_connect(
         &self,
@@ -140,9 +149,9 @@ macro_rules! impl_transport {
         write: $($write:ident)::+, read: $($read:ident)::+, close: $($close:ident)::+) => {
         impl $crate::Transport for $runtime {
             type Listener = $($net)::+::TcpListener;
-            type Tcp = $($net)::+::TcpStream;
-            type ServerTls = $($tls)::+::server::TlsStream<$($net)::+::TcpStream>;
-            type ClientTls = $($tls)::+::client::TlsStream<$($net)::+::TcpStream>;
+            type Tcp = $crate::Counted<$($net)::+::TcpStream>;
+            type ServerTls = $($tls)::+::server::TlsStream<Self::Tcp>;
+            type ClientTls = $($tls)::+::client::TlsStream<Self::Tcp>;
             type ServerWs = $($ws)::+::WebSocketStream<Self::ServerTls>;
             type ClientWs = $($ws)::+::WebSocketStream<Self::ClientTls>;
 
@@ -158,17 +167,17 @@ macro_rules! impl_transport {
                 let (tcp, addr) = listener.accept().await?;
                 // Small messages must not wait for Nagle; a failure only costs latency.
                 let _ = tcp.set_nodelay(true);
-                Ok((tcp, addr))
+                Ok(($crate::Counted::new(tcp), addr))
             }
 
             fn peer_addr(tcp: &Self::Tcp) -> Option<::std::net::SocketAddr> {
-                tcp.peer_addr().ok()
+                tcp.get_ref().peer_addr().ok()
             }
 
             async fn connect(&self, authority: &str) -> ::std::io::Result<Self::Tcp> {
                 let tcp = $($net)::+::TcpStream::connect(authority).await?;
                 let _ = tcp.set_nodelay(true);
-                Ok(tcp)
+                Ok($crate::Counted::new(tcp))
             }
 
             async fn tls_accept(
@@ -245,6 +254,14 @@ macro_rules! impl_transport {
                     }
                 }
                 Ok(())
+            }
+
+            fn server_ws_sent(ws: &Self::ServerWs) -> u64 {
+                ws.get_ref().get_ref().0.written()
+            }
+
+            fn client_ws_sent(ws: &Self::ClientWs) -> u64 {
+                ws.get_ref().get_ref().0.written()
             }
 
             async fn ws_connect(

@@ -66,7 +66,9 @@ pub enum TransportBacklog {
     /// Everything taken has been written and flushed.
     Empty,
     /// Bytes wait, and some were handed on since the last report (a message
-    /// or frame taken by the WebSocket layer, or a flush completed).
+    /// or frame taken by the WebSocket layer, a flush completed, or bytes
+    /// taken by the socket: a large frame's flush may stay pending while
+    /// the peer takes it bit by bit, which is progress too).
     Draining,
     /// Bytes wait, and none were handed on since the last report.
     Waiting,

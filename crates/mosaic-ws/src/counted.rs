@@ -1,0 +1,162 @@
+//! A byte stream that counts the bytes written through it: how the driver
+//! sees a peer take a large frame bit by bit, which the WebSocket layer's
+//! flush does not show (see [`Transport::server_ws_sent`]).
+//!
+//! [`Transport::server_ws_sent`]: crate::Transport::server_ws_sent
+
+use std::io;
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+use std::pin::Pin;
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+use std::task::Context;
+use std::task::Poll;
+
+/// A stream (a TCP socket, under TLS and the WebSocket) that counts the
+/// bytes the socket took to send. It implements the runtime's I/O traits of
+/// the stream it wraps: tokio's with the `tokio` feature, futures-io's with
+/// the `futures-io` feature.
+#[derive(Debug)]
+pub struct Counted<S> {
+    inner: S,
+    written: u64,
+}
+
+impl<S> Counted<S> {
+    /// Wraps `inner`, counting from zero.
+    pub fn new(inner: S) -> Counted<S> {
+        Counted { inner, written: 0 }
+    }
+
+    /// The stream wrapped.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The stream wrapped.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The bytes written through it so far.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Adds what a write reports to the count.
+    fn count(&mut self, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &poll {
+            self.written = self.written.saturating_add(*n as u64);
+        }
+        poll
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.count(poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.count(poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [io::IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_read_vectored(cx, bufs)
+    }
+}
+
+#[cfg(feature = "futures-io")]
+impl<S: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.count(poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.count(poll)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_bytes_taken_are_counted() {
+        let mut counted = Counted::new(());
+        assert_eq!(
+            counted.count(Poll::Ready(Ok(100))).map(|r| r.ok()),
+            Poll::Ready(Some(100))
+        );
+        let _ = counted.count(Poll::Pending);
+        let _ = counted.count(Poll::Ready(Err(io::ErrorKind::WouldBlock.into())));
+        let _ = counted.count(Poll::Ready(Ok(28)));
+        assert_eq!(counted.written(), 128);
+    }
+}
