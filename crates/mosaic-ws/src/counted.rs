@@ -4,11 +4,13 @@
 //!
 //! [`Transport::server_ws_sent`]: crate::Transport::server_ws_sent
 
+#[cfg(any(feature = "tokio", feature = "futures-io", test))]
 use std::io;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 use std::pin::Pin;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 use std::task::Context;
+#[cfg(any(feature = "tokio", feature = "futures-io", test))]
 use std::task::Poll;
 
 /// A stream (a TCP socket, under TLS and the WebSocket) that counts the
@@ -43,12 +45,37 @@ impl<S> Counted<S> {
     }
 
     /// Adds what a write reports to the count.
+    #[cfg(any(feature = "tokio", feature = "futures-io", test))]
     fn count(&mut self, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         if let Poll::Ready(Ok(n)) = &poll {
             self.written = self.written.saturating_add(*n as u64);
         }
         poll
     }
+}
+
+/// The two writes that count, alike in tokio's and futures-io's `AsyncWrite`.
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+macro_rules! counting_writes {
+    () => {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+            self.count(poll)
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+            self.count(poll)
+        }
+    };
 }
 
 #[cfg(feature = "tokio")]
@@ -64,23 +91,7 @@ impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counted<S> {
 
 #[cfg(feature = "tokio")]
 impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Counted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.count(poll)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.count(poll)
-    }
+    counting_writes!();
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
@@ -116,23 +127,7 @@ impl<S: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for Counted<S> {
 
 #[cfg(feature = "futures-io")]
 impl<S: futures_io::AsyncWrite + Unpin> futures_io::AsyncWrite for Counted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.count(poll)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.count(poll)
-    }
+    counting_writes!();
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
