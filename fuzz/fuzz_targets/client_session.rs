@@ -40,6 +40,8 @@ enum Input {
     /// The transport says what it holds of what it took: nothing, bytes it
     /// is handing on, or bytes that wait.
     Backlog(u8),
+    /// The transport moved bytes with the peer that made no whole message.
+    Activity,
     /// The application's receiver is dropped.
     StopReceiving,
 }
@@ -148,6 +150,7 @@ fuzz_target!(|inputs: Vec<Input>| {
                 backlog = state != TransportBacklog::Empty;
                 session.set_transport_backlog(state, now);
             }
+            Input::Activity => session.handle_transport_activity(now),
             Input::StopReceiving => {
                 receiving = false;
                 session.stop_receiving();

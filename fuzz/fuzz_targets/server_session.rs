@@ -37,6 +37,8 @@ enum Input {
     /// The transport says what it holds of what it took: nothing, bytes it
     /// is handing on, or bytes that wait.
     Backlog(u8),
+    /// The transport moved bytes with the peer that made no whole message.
+    Activity,
     Shutdown,
 }
 
@@ -139,6 +141,7 @@ fuzz_target!(|inputs: Vec<Input>| {
                 backlog = state != TransportBacklog::Empty;
                 session.set_transport_backlog(state, now);
             }
+            Input::Activity => session.handle_transport_activity(now),
             Input::Shutdown => session.shutdown(now),
         }
         while let Some(event) = session.poll_event() {

@@ -160,7 +160,7 @@ macro_rules! conformance_tests {
             requests_that_are_no_websocket_upgrade_get_an_http_status,
             a_refused_client_that_goes_on_sending_is_closed,
             dual_stack_hands_nostr_over,
-            the_socket_under_a_websocket_counts_what_it_sends,
+            the_socket_under_a_websocket_counts_what_it_moves,
             wrong_server_key_fails_the_client,
             text_message_closes_1003,
             server_message_closes_1002,
@@ -177,6 +177,8 @@ macro_rules! conformance_tests {
             kind_bits_decide_who_reads,
             many_slow_handshakes_time_out_while_others_are_served,
             a_subscriber_that_never_reads_is_closed,
+            a_slow_sender_of_a_large_record_is_served,
+            a_client_receiving_a_large_record_slowly_keeps_its_connection,
             a_query_flood_is_rejected_too_fast_and_the_connection_stays_usable,
             random_disconnects_mid_message_leave_the_server_serving,
             a_silent_peer_is_closed_by_the_keepalive,
@@ -592,12 +594,12 @@ pub fn dual_stack_hands_nostr_over(harness: &impl Harness) {
     witness.check_alive(harness);
 }
 
-/// The stall check's measure of a peer's progress within one large frame
-/// is what the socket under the WebSocket took to send
-/// ([`Transport::server_ws_sent`]): it counts the TLS handshake and the
-/// upgrade's answer, and grows by at least each message sent after.
-pub fn the_socket_under_a_websocket_counts_what_it_sends<H: Harness>(harness: &H) {
-    use futures_util::SinkExt as _;
+/// What the stall check and the keepalive read of a peer's progress within
+/// one large frame is what the socket under the WebSocket moved
+/// ([`Transport::server_ws_traffic`]): it counts the TLS handshake and the
+/// upgrade, and grows by at least each message sent or received after.
+pub fn the_socket_under_a_websocket_counts_what_it_moves<H: Harness>(harness: &H) {
+    use futures_util::{SinkExt as _, StreamExt as _};
     let identity = Identity::generate().expect("rng");
     let key = identity.public_key();
     let mut options = ServerOptions::new(ServerTls::builder(identity).build().expect("tls"));
@@ -618,7 +620,9 @@ pub fn the_socket_under_a_websocket_counts_what_it_sends<H: Harness>(harness: &H
     let client = std::thread::spawn(move || {
         let (mut ws, _) = tungstenite::client(upgrade_request(&running, None), raw_tls(&running))
             .expect("nostr upgrade");
-        ws.read().expect("the server's message")
+        let got = ws.read().expect("the server's message");
+        ws.send(Message::text("y".repeat(5_000))).expect("answer");
+        got
     });
     let accepted = harness
         .block_on(async { server.accept().await.expect("accept").handshake().await })
@@ -626,14 +630,34 @@ pub fn the_socket_under_a_websocket_counts_what_it_sends<H: Harness>(harness: &H
     let Accepted::Nostr(mut nostr) = accepted else {
         panic!("expected the nostr hand-off");
     };
-    let before = H::Transport::server_ws_sent(&nostr);
-    assert!(before > 0, "the TLS handshake and the upgrade's answer");
+    let before = H::Transport::server_ws_traffic(&nostr);
+    assert!(
+        before.sent > 0,
+        "the TLS handshake and the upgrade's answer"
+    );
+    assert!(
+        before.received > 0,
+        "the TLS handshake and the upgrade request"
+    );
     let text = "x".repeat(10_000);
     harness
         .block_on(nostr.send(Message::text(text.clone())))
         .expect("sent");
-    let after = H::Transport::server_ws_sent(&nostr);
-    assert!(after >= before + 10_000, "{before} then {after}");
+    let sent = H::Transport::server_ws_traffic(&nostr);
+    assert!(
+        sent.sent >= before.sent + 10_000,
+        "{before:?} then {sent:?}"
+    );
+    let answer = harness
+        .block_on(nostr.next())
+        .expect("an answer")
+        .expect("read");
+    assert_eq!(answer.len(), 5_000);
+    let received = H::Transport::server_ws_traffic(&nostr);
+    assert!(
+        received.received >= before.received + 5_000,
+        "{before:?} then {received:?}"
+    );
     assert_eq!(client.join().expect("client"), Message::text(text));
 }
 
@@ -1271,6 +1295,143 @@ pub fn a_subscriber_that_never_reads_is_closed(harness: &impl Harness) {
     };
     assert_eq!(closed.code, CloseCode::POLICY_VIOLATION, "{closed}");
     witness.check_alive(harness);
+}
+
+/// A client sending a Submission of about 1 MiB slowly (one frame, 8 KiB
+/// every 20 ms, so for seconds) and reading nothing meanwhile is served:
+/// the server's WebSocket layer shows the message only once whole, and
+/// the server's keepalive ping (after 400 ms of silence, given up on 400 ms
+/// after) goes unanswered, but the server hears the client in the bytes
+/// its socket reads. The record is accepted.
+pub fn a_slow_sender_of_a_large_record_is_served(harness: &impl Harness) {
+    let server = start(harness, |o| {
+        o.session.keepalive = Some(mosaic_proto::session::KeepaliveConfig {
+            interval: Duration::from_millis(400),
+            timeout: Duration::from_millis(400),
+        });
+    });
+    let mut ws = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
+    let author = Identity::generate().expect("rng");
+    let text = "x".repeat(mosaic_proto::MAX_RECORD_LEN - 4096);
+    let record = note(&author, &text, record_now());
+    let submission = ClientMessage::Submission {
+        record: record.clone(),
+    }
+    .to_bytes();
+    // One masked binary frame, written by hand so that it can go slowly
+    // (a zero mask leaves the payload as it is).
+    let mut frame = vec![0x82, 0x80 | 127];
+    frame.extend_from_slice(&(submission.len() as u64).to_be_bytes());
+    frame.extend_from_slice(&[0; 4]);
+    frame.extend_from_slice(&submission);
+    let started = Instant::now();
+    let stream = ws.get_mut();
+    for piece in frame.chunks(8 * 1024) {
+        stream.write_all(piece).expect("a piece of the frame");
+        stream.flush().expect("flushed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(started.elapsed() > Duration::from_secs(2), "sent slowly");
+    assert_eq!(
+        read_server_message(&mut ws),
+        ServerMessage::SubmissionResult {
+            id_prefix: record.id_prefix(),
+            code: mosaic_proto::SubmissionResultCode::Ok
+        },
+        "accepted, not closed"
+    );
+    assert_eq!(server.store.len(), 1);
+}
+
+/// A client receiving a record of about 1 MiB slowly (one frame, 8 KiB
+/// every 20 ms, from a raw server that reads nothing meanwhile) keeps its
+/// connection: its WebSocket layer shows the message only once whole, and
+/// its keepalive ping (after 400 ms of silence, given up on 400 ms after)
+/// goes unanswered, but the client hears the server in the bytes its socket
+/// reads. The record and the query's end arrive.
+pub fn a_client_receiving_a_large_record_slowly_keeps_its_connection(harness: &impl Harness) {
+    let identity = Identity::generate().expect("rng");
+    let key = identity.public_key();
+    let tls = ServerTls::builder(identity).build().expect("tls");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let author = Identity::generate().expect("rng");
+    let text = "x".repeat(mosaic_proto::MAX_RECORD_LEN - 4096);
+    let record = note(&author, &text, record_now());
+    let served = record.clone();
+    let raw_server = std::thread::spawn(move || {
+        use tungstenite::handshake::server::{Request, Response};
+        let (tcp, _) = listener.accept().expect("accept");
+        tcp.set_read_timeout(Some(STEP)).expect("timeout");
+        let connection =
+            mosaic_tls::rustls::ServerConnection::new(tls.config()).expect("tls server");
+        let stream = mosaic_tls::rustls::StreamOwned::new(connection, tcp);
+        #[allow(clippy::result_large_err, reason = "tungstenite's callback type")]
+        let mosaic = |_: &Request, mut response: Response| {
+            let protocol = tungstenite::http::HeaderValue::from_static("mosaic2024");
+            response
+                .headers_mut()
+                .insert("sec-websocket-protocol", protocol);
+            Ok(response)
+        };
+        let mut ws = tungstenite::accept_hdr(stream, mosaic).expect("upgrade");
+        let query_id = loop {
+            match ws.read().expect("the client's query") {
+                Message::Binary(bytes) => match ClientMessage::decode(bytes, &Default::default()) {
+                    Ok(ClientMessage::Query { query_id, .. }) => break query_id,
+                    other => panic!("expected a query, got {other:?}"),
+                },
+                _ => continue,
+            }
+        };
+        let message = ServerMessage::Record {
+            query_id,
+            record: served,
+        }
+        .to_bytes();
+        // One binary frame, written by hand so that it can go slowly.
+        let mut frame = vec![0x82, 127];
+        frame.extend_from_slice(&(message.len() as u64).to_be_bytes());
+        frame.extend_from_slice(&message);
+        let stream = ws.get_mut();
+        for piece in frame.chunks(8 * 1024) {
+            stream.write_all(piece).expect("a piece of the frame");
+            stream.flush().expect("flushed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let done = ServerMessage::QueryClosed {
+            query_id,
+            code: QueryClosedCode::OnRequest,
+        };
+        ws.send(Message::Binary(done.to_bytes()))
+            .expect("query closed");
+        // Until the client goes.
+        while ws.read().is_ok() {}
+    });
+    let mut options = client_options(key);
+    options.session.keepalive = Some(mosaic_proto::session::KeepaliveConfig {
+        interval: Duration::from_millis(400),
+        timeout: Duration::from_millis(400),
+    });
+    let client = harness
+        .connect(&format!("wss://{addr}/"), &options)
+        .expect("connects");
+    let started = Instant::now();
+    let mut records = harness
+        .block_on(client.query(Filter::builder().build().expect("filter"), 1))
+        .expect("query sent");
+    let first = harness.block_on(records.next());
+    assert!(
+        matches!(&first, Some(Ok(got)) if *got == record),
+        "the record, not {:?}",
+        first.map(|r| r.map(|r| r.len()))
+    );
+    assert!(started.elapsed() > Duration::from_secs(2), "sent slowly");
+    let end = harness.block_on(records.next());
+    assert!(end.is_none(), "the query's end: {end:?}");
+    drop((records, client));
+    raw_server.join().expect("raw server");
 }
 
 /// "a flood of queries beyond the per-connection limit (REJECTED_TOO_FAST or

@@ -15,7 +15,7 @@ use mosaic_proto::{
     SubmissionResultCode,
 };
 
-use crate::driver::{SentProbe, WebSocket, spawn_driver};
+use crate::driver::{TrafficProbe, WebSocket, spawn_driver};
 use crate::shared::Shared;
 use crate::{ClientOptions, ConnectionInfo, Runtime};
 
@@ -62,13 +62,13 @@ impl ClientConnection {
     }
 
     /// Like [`ClientConnection::start`], the driver watching the bytes the
-    /// socket sends with `sent_probe` (the stall check).
+    /// socket moves with `traffic_probe` (the stall check and the keepalive).
     pub(crate) fn start_probed<W: WebSocket, R: Runtime>(
         ws: W,
         info: ConnectionInfo,
         options: &ClientOptions,
         runtime: R,
-        sent_probe: Option<SentProbe<W>>,
+        traffic_probe: Option<TrafficProbe<W>>,
     ) -> ClientConnection {
         let config = options.session_for(info.negotiated());
         let shared = Shared::new(ClientSession::new(config, Instant::now()));
@@ -79,7 +79,7 @@ impl ClientConnection {
             runtime.clone(),
             &options.limits,
             hold,
-            sent_probe,
+            traffic_probe,
         );
         let info = Arc::new(info);
         let guard = Arc::new(CloseOnDrop(shared.clone()));

@@ -1,8 +1,9 @@
-//! A byte stream that counts the bytes written through it: how the driver
-//! sees a peer take a large frame bit by bit, which the WebSocket layer's
-//! flush does not show (see [`Transport::server_ws_sent`]).
+//! A byte stream that counts the bytes read and written through it: how the
+//! driver sees a peer take a large frame of ours bit by bit, which the
+//! WebSocket layer's flush does not show, or send one of its own, which the
+//! WebSocket layer shows only whole (see [`Transport::server_ws_traffic`]).
 //!
-//! [`Transport::server_ws_sent`]: crate::Transport::server_ws_sent
+//! [`Transport::server_ws_traffic`]: crate::Transport::server_ws_traffic
 
 #[cfg(any(feature = "tokio", feature = "futures-io", test))]
 use std::io;
@@ -14,19 +15,31 @@ use std::task::Context;
 use std::task::Poll;
 
 /// A stream (a TCP socket, under TLS and the WebSocket) that counts the
-/// bytes the socket took to send. It implements the runtime's I/O traits of
-/// the stream it wraps: tokio's with the `tokio` feature, futures-io's with
-/// the `futures-io` feature.
+/// bytes it read and the bytes it took to send. It implements the runtime's
+/// I/O traits of the stream it wraps: tokio's with the `tokio` feature,
+/// futures-io's with the `futures-io` feature.
 #[derive(Debug)]
 pub struct Counted<S> {
     inner: S,
-    written: u64,
+    traffic: Traffic,
+}
+
+/// Bytes a [`Counted`] stream moved so far, each way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes read from the stream.
+    pub received: u64,
+    /// Bytes the stream took to send.
+    pub sent: u64,
 }
 
 impl<S> Counted<S> {
     /// Wraps `inner`, counting from zero.
     pub fn new(inner: S) -> Counted<S> {
-        Counted { inner, written: 0 }
+        Counted {
+            inner,
+            traffic: Traffic::default(),
+        }
     }
 
     /// The stream wrapped.
@@ -39,16 +52,25 @@ impl<S> Counted<S> {
         &mut self.inner
     }
 
-    /// The bytes written through it so far.
-    pub fn written(&self) -> u64 {
-        self.written
+    /// The bytes read and sent through it so far.
+    pub fn traffic(&self) -> Traffic {
+        self.traffic
     }
 
-    /// Adds what a write reports to the count.
+    /// Adds what a write reports to the count sent.
     #[cfg(any(feature = "tokio", feature = "futures-io", test))]
     fn count(&mut self, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         if let Poll::Ready(Ok(n)) = &poll {
-            self.written = self.written.saturating_add(*n as u64);
+            self.traffic.sent = self.traffic.sent.saturating_add(*n as u64);
+        }
+        poll
+    }
+
+    /// Adds what a read reports to the count received.
+    #[cfg(any(feature = "futures-io", test))]
+    fn count_received(&mut self, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        if let Poll::Ready(Ok(n)) = &poll {
+            self.traffic.received = self.traffic.received.saturating_add(*n as u64);
         }
         poll
     }
@@ -85,7 +107,13 @@ impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Counted<S> {
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = &poll {
+            let n = buf.filled().len().saturating_sub(before);
+            self.traffic.received = self.traffic.received.saturating_add(n as u64);
+        }
+        poll
     }
 }
 
@@ -113,7 +141,8 @@ impl<S: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for Counted<S> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.count_received(poll)
     }
 
     fn poll_read_vectored(
@@ -121,7 +150,8 @@ impl<S: futures_io::AsyncRead + Unpin> futures_io::AsyncRead for Counted<S> {
         cx: &mut Context<'_>,
         bufs: &mut [io::IoSliceMut<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_read_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.inner).poll_read_vectored(cx, bufs);
+        self.count_received(poll)
     }
 }
 
@@ -143,15 +173,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_bytes_taken_are_counted() {
+    fn only_bytes_moved_are_counted() {
         let mut counted = Counted::new(());
-        assert_eq!(
-            counted.count(Poll::Ready(Ok(100))).map(|r| r.ok()),
-            Poll::Ready(Some(100))
-        );
+        let sent = counted.count(Poll::Ready(Ok(100)));
+        assert_eq!(sent.map(|r| r.ok()), Poll::Ready(Some(100)));
         let _ = counted.count(Poll::Pending);
         let _ = counted.count(Poll::Ready(Err(io::ErrorKind::WouldBlock.into())));
         let _ = counted.count(Poll::Ready(Ok(28)));
-        assert_eq!(counted.written(), 128);
+        let _ = counted.count_received(Poll::Ready(Ok(7)));
+        let _ = counted.count_received(Poll::Pending);
+        let traffic = counted.traffic();
+        assert_eq!(
+            traffic,
+            Traffic {
+                received: 7,
+                sent: 128
+            }
+        );
     }
 }

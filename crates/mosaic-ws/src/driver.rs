@@ -26,7 +26,7 @@ use tungstenite::protocol::frame::{CloseFrame, Frame};
 use tungstenite::{Error as WsError, Message};
 
 use crate::shared::{Drive, Inner, Shared};
-use crate::{Limits, Runtime};
+use crate::{Limits, Runtime, Traffic};
 
 /// Most rounds of read-and-write in one poll before yielding to other tasks.
 const ROUNDS_PER_POLL: usize = 16;
@@ -134,11 +134,14 @@ pub(crate) struct Driver<W, S: Session, R: Runtime> {
     /// flush completed) or on to the socket since the session was last
     /// told: progress, for its stall check.
     handed_on: bool,
-    /// Reads what the socket under the WebSocket took to send so far, if
-    /// the transport counts it ([`SentProbe`]).
-    sent_probe: Option<SentProbe<W>>,
-    /// What `sent_probe` read last.
-    sent_seen: u64,
+    /// Reads what the socket under the WebSocket moved so far, if the
+    /// transport counts it ([`TrafficProbe`]).
+    traffic_probe: Option<TrafficProbe<W>>,
+    /// What `traffic_probe` read last.
+    traffic_seen: Traffic,
+    /// The socket read bytes since the session was last told: the peer is
+    /// alive, for its keepalive.
+    peer_active: bool,
     /// No more reading: the stream ended or failed.
     read_done: bool,
     /// The WebSocket said Pending to the last read: it is polled again only
@@ -171,11 +174,13 @@ struct Fragments {
     frame_max: usize,
 }
 
-/// Reads how many bytes a WebSocket's socket has taken to send so far
-/// ([`Transport::server_ws_sent`](crate::Transport::server_ws_sent)). The
-/// WebSocket layer's flush of one large frame stays pending while the peer
-/// takes it bit by bit; this shows that progress to the stall check.
-pub(crate) type SentProbe<W> = fn(&W) -> u64;
+/// Reads how many bytes a WebSocket's socket has read and taken to send so
+/// far ([`Transport::server_ws_traffic`](crate::Transport::server_ws_traffic)).
+/// The WebSocket layer's flush of one large frame stays pending while the
+/// peer takes it bit by bit, and a large frame from the peer shows only
+/// once whole; this shows that progress to the stall check and the
+/// keepalive.
+pub(crate) type TrafficProbe<W> = fn(&W) -> Traffic;
 
 /// Starts a connection's driver: hands it to `shared` and spawns the task
 /// that runs it.
@@ -185,10 +190,10 @@ pub(crate) fn spawn_driver<W: WebSocket, S: Session + Send + 'static, R: Runtime
     runtime: R,
     limits: &Limits,
     hold: Box<dyn Send>,
-    sent_probe: Option<SentProbe<W>>,
+    traffic_probe: Option<TrafficProbe<W>>,
 ) {
-    let driver =
-        Driver::new(ws, shared.clone(), runtime.clone(), limits, hold).with_sent_probe(sent_probe);
+    let driver = Driver::new(ws, shared.clone(), runtime.clone(), limits, hold)
+        .with_traffic_probe(traffic_probe);
     shared.install(Box::new(driver));
     runtime.spawn(Box::pin(DriverTask {
         shared: shared.clone(),
@@ -247,8 +252,9 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             release_when_flushed: false,
             unflushed: false,
             handed_on: false,
-            sent_probe: None,
-            sent_seen: 0,
+            traffic_probe: None,
+            traffic_seen: Traffic::default(),
+            peer_active: false,
             read_done: false,
             read_parked: false,
             peer_finished: false,
@@ -264,10 +270,10 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         }
     }
 
-    /// Watches the socket's sent bytes with `probe`.
-    pub(crate) fn with_sent_probe(mut self, probe: Option<SentProbe<W>>) -> Self {
-        self.sent_probe = probe;
-        self.sent_seen = probe.map_or(0, |probe| probe(&self.ws));
+    /// Watches the socket's traffic with `probe`.
+    pub(crate) fn with_traffic_probe(mut self, probe: Option<TrafficProbe<W>>) -> Self {
+        self.traffic_probe = probe;
+        self.traffic_seen = probe.map_or_else(Traffic::default, |probe| probe(&self.ws));
         self
     }
 
@@ -440,13 +446,15 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                 Poll::Pending => {}
             }
         }
-        if let Some(probe) = self.sent_probe {
-            // The socket took part of a frame whose flush is still pending.
-            let sent = probe(&self.ws);
-            if sent != self.sent_seen {
-                self.sent_seen = sent;
-                self.handed_on = true;
-            }
+        if let Some(probe) = self.traffic_probe {
+            let traffic = probe(&self.ws);
+            // The socket took part of a frame whose flush may still be
+            // pending: progress for the stall check. Bytes came from the
+            // peer: it is alive, for the keepalive (bytes sent prove no
+            // such thing; the socket takes them into its own buffer).
+            self.handed_on |= traffic.sent != self.traffic_seen.sent;
+            self.peer_active |= traffic.received != self.traffic_seen.received;
+            self.traffic_seen = traffic;
         }
         progress
     }
@@ -819,6 +827,9 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     (true, false) => TransportBacklog::Waiting,
                 };
                 inner.session.set_transport_backlog(backlog, now);
+                if std::mem::take(&mut self.peer_active) {
+                    inner.session.handle_transport_activity(now);
+                }
                 if closed
                     && self.linger_until.is_none()
                     && (!inner.session.has_transmits() || Self::peer_gone(&inner))
@@ -888,13 +899,18 @@ pub(crate) mod tests {
         closing: AtomicBool,
         /// Bytes the socket under the sink took to send, as a
         /// [`Counted`](crate::Counted) stream would count them
-        /// ([`bytes_taken`]).
-        taken: std::sync::atomic::AtomicU64,
+        /// ([`traffic`]).
+        socket_sent: std::sync::atomic::AtomicU64,
+        /// Bytes the socket under the stream read, likewise.
+        socket_received: std::sync::atomic::AtomicU64,
     }
 
-    /// The [`SentProbe`] of a [`Recorder`]: its peer's `taken`.
-    fn bytes_taken(recorder: &Recorder) -> u64 {
-        recorder.0.taken.load(Ordering::SeqCst)
+    /// The [`TrafficProbe`] of a [`Recorder`]: its peer's socket counts.
+    fn traffic(recorder: &Recorder) -> Traffic {
+        Traffic {
+            received: recorder.0.socket_received.load(Ordering::SeqCst),
+            sent: recorder.0.socket_sent.load(Ordering::SeqCst),
+        }
     }
 
     impl Peer {
@@ -913,7 +929,8 @@ pub(crate) mod tests {
                 flushes: AtomicBool::new(flushes),
                 flushed: AtomicUsize::new(0),
                 closing: AtomicBool::new(false),
-                taken: Default::default(),
+                socket_sent: Default::default(),
+                socket_received: Default::default(),
             })
         }
 
@@ -1429,15 +1446,20 @@ pub(crate) mod tests {
 
         /// [`Serving::query`], with the session's stall timeout.
         fn query_stalling_after(limits: &Limits, stall_timeout: Duration) -> Serving {
-            use mosaic_proto::session::{ServerEvent, ServerSession};
-            use mosaic_proto::{ClientMessage, QueryId};
-
             let config = ServerConfig {
                 keepalive: None,
                 idle_timeout: None,
                 stall_timeout,
                 ..ServerConfig::default()
             };
+            Serving::query_configured(limits, config)
+        }
+
+        /// [`Serving::query`], with the session's configuration.
+        fn query_configured(limits: &Limits, config: ServerConfig) -> Serving {
+            use mosaic_proto::session::{ServerEvent, ServerSession};
+            use mosaic_proto::{ClientMessage, QueryId};
+
             let shared = Shared::new(ServerSession::new(config, Instant::now()));
             let query = ClientMessage::Query {
                 query_id: QueryId(1),
@@ -1561,51 +1583,113 @@ pub(crate) mod tests {
         assert_eq!(reassemble(&frames, 4096), expected.to_bytes()[..]);
     }
 
+    /// Keepalive timings short enough for a test: pinged after 400 ms of
+    /// silence, given up on 400 ms after.
+    fn brisk_keepalive() -> Option<mosaic_proto::session::KeepaliveConfig> {
+        Some(mosaic_proto::session::KeepaliveConfig {
+            interval: Duration::from_millis(400),
+            timeout: Duration::from_millis(400),
+        })
+    }
+
+    /// Runs `driver` a round every 50 ms for 2.2 s, calling `step` before
+    /// each, until `shared`'s session closes; why it closed, if it did.
+    fn rounds_for_two_seconds<S: Session>(
+        driver: &mut Driver<Recorder, S, Timers>,
+        shared: &Arc<Shared<S>>,
+        cx: &mut Context<'_>,
+        mut step: impl FnMut(),
+    ) -> Option<CloseCause> {
+        let until = Instant::now() + Duration::from_millis(2_200);
+        while Instant::now() < until {
+            step();
+            let _ = driver.run(cx);
+            if let Some(closed) = shared.lock().session.closed() {
+                return Some(closed.cause.clone());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// A record sent as one frame to a slow peer: the WebSocket layer took
     /// the frame, and its flush stays pending while the socket takes the
-    /// frame bit by bit. With the socket's sent bytes watched, the stall
-    /// timeout (1 s) runs from the last bytes taken, so the connection
-    /// stays open over two seconds of such progress; without, it is closed
-    /// at the stall timeout (the same run, as a control).
+    /// frame bit by bit. With the socket's traffic watched, the stall
+    /// timeout (1 s) runs from the last bytes taken, and the keepalive (a
+    /// ping after 400 ms of silence, unanswered) waits while bytes wait for
+    /// the peer, so the connection stays open over two seconds of such
+    /// progress. The same run with no probe, or with a probe whose count
+    /// does not move, is closed as not reading.
     #[test]
     fn a_slow_peer_taking_one_large_frame_is_not_stalled() {
-        for watched in [true, false] {
+        for (probe, moving) in [(true, true), (false, true), (true, false)] {
             let limits = Limits {
                 close_timeout: Duration::from_millis(100),
                 ..Limits::default()
             };
-            let mut serving = Serving::query_stalling_after(&limits, Duration::from_secs(1));
-            serving.driver.sent_probe = watched.then_some(bytes_taken as SentProbe<Recorder>);
+            let config = ServerConfig {
+                keepalive: brisk_keepalive(),
+                idle_timeout: None,
+                stall_timeout: Duration::from_secs(1),
+                ..ServerConfig::default()
+            };
+            let mut serving = Serving::query_configured(&limits, config);
+            let probe = probe.then_some(traffic as TrafficProbe<Recorder>);
+            serving.driver = serving.driver.with_traffic_probe(probe);
             serving.peer.flushes.store(false, Ordering::SeqCst);
             let record = crate::client::tests::record_of(&[7; 150_000]);
             serving.queue(&record);
             let mut cx = Context::from_waker(&serving.task_waker);
-            let until = Instant::now() + Duration::from_millis(2_200);
-            let mut closed = None;
-            while Instant::now() < until && closed.is_none() {
-                serving.peer.taken.fetch_add(4096, Ordering::SeqCst);
-                let _ = serving.driver.run(&mut cx);
-                closed = serving
-                    .shared
-                    .lock()
-                    .session
-                    .closed()
-                    .map(|c| c.cause.clone());
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            let peer = serving.peer.clone();
+            let closed =
+                rounds_for_two_seconds(&mut serving.driver, &serving.shared, &mut cx, || {
+                    if moving {
+                        peer.socket_sent.fetch_add(4096, Ordering::SeqCst);
+                    }
+                });
             let driver = &serving.driver;
             let all_taken = driver.fragments.is_none() && driver.outgoing.is_empty();
-            assert!(
-                all_taken,
-                "the WebSocket layer took the whole message at once"
-            );
-            if watched {
-                assert_eq!(closed, None, "not stalled while the socket takes bytes");
+            assert!(all_taken, "the WebSocket layer took the whole message");
+            if probe.is_some() && moving {
+                assert_eq!(closed, None, "open while the socket takes bytes");
                 serving.peer.flushes.store(true, Ordering::SeqCst);
                 assert!(serving.driver.run(&mut cx).is_pending(), "still open");
                 assert!(!serving.driver.holds_unsent(), "flushed");
             } else {
-                assert_eq!(closed, Some(CloseCause::PeerNotReading), "the control");
+                assert_eq!(
+                    closed,
+                    Some(CloseCause::PeerNotReading),
+                    "the control ({probe:?}, {moving})"
+                );
+            }
+        }
+    }
+
+    /// A client receiving one large frame slowly: the WebSocket layer
+    /// shows nothing until the frame is whole, and the server's pong to the
+    /// client's keepalive ping waits behind it. With the socket's traffic
+    /// watched, the bytes arriving show the keepalive that the server is
+    /// alive; without, the client gives up on it.
+    #[test]
+    fn a_client_receiving_one_large_frame_keeps_its_keepalive_content() {
+        for probe in [true, false] {
+            let config = ClientConfig {
+                keepalive: brisk_keepalive(),
+                ..ClientConfig::default()
+            };
+            let shared = Shared::new(ClientSession::new(config, Instant::now()));
+            let peer = Peer::new(VecDeque::new(), usize::MAX, true);
+            let probe = probe.then_some(traffic as TrafficProbe<Recorder>);
+            let mut driver = driver_to(&peer, &shared, &Arc::default()).with_traffic_probe(probe);
+            let (_task, waker) = counter();
+            let mut cx = Context::from_waker(&waker);
+            let closed = rounds_for_two_seconds(&mut driver, &shared, &mut cx, || {
+                peer.socket_received.fetch_add(4096, Ordering::SeqCst);
+            });
+            if probe.is_some() {
+                assert_eq!(closed, None, "the server is heard in its bytes");
+            } else {
+                assert_eq!(closed, Some(CloseCause::PeerUnresponsive), "the control");
             }
         }
     }

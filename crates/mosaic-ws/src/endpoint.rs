@@ -19,7 +19,7 @@ use mosaic_tls::rustls::pki_types::ServerName;
 use tungstenite::client::IntoClientRequest;
 
 use crate::NostrConnection;
-use crate::driver::{SentProbe, later};
+use crate::driver::{TrafficProbe, later};
 use crate::server::ShutdownHook;
 use crate::{
     AcceptError, Accepted, ClientConnection, ClientOptions, ConnectError, ConnectionInfo, Refusal,
@@ -102,7 +102,7 @@ async fn connect_to<T: Transport>(
         info,
         options,
         transport.clone(),
-        Some(T::client_ws_sent),
+        Some(T::client_ws_traffic),
     ))
 }
 
@@ -566,7 +566,7 @@ impl<T: Transport> Incoming<T> {
                 // start, since its hook points at the new session.
                 let entry = Arc::new(std::sync::OnceLock::new());
                 let hold = (slot, entry.clone());
-                let probe = Some(T::server_ws_sent as SentProbe<T::ServerWs>);
+                let probe = Some(T::server_ws_traffic as TrafficProbe<T::ServerWs>);
                 let connection =
                     ServerConnection::start_probed(ws, info, &options, transport, hold, probe);
                 let _ = entry.set(registry.register(connection.shutdown_hook()));

@@ -18,7 +18,7 @@ pub use client::{
     ClientConnection, ClientReceiver, ClientSender, Records, RequestError, Subscription,
     SubscriptionEvent,
 };
-pub use counted::Counted;
+pub use counted::{Counted, Traffic};
 pub use driver::WebSocket;
 pub use endpoint::{Incoming, Server, ShutdownHandle, connect_on, within};
 pub use error::{AcceptError, ConnectError};

@@ -10,7 +10,7 @@ use mosaic_proto::session::{
 };
 use mosaic_proto::{CloseCode, QueryClosedCode, Record, ServerExtension, SubmissionResultCode};
 
-use crate::driver::{SentProbe, WebSocket, spawn_driver};
+use crate::driver::{TrafficProbe, WebSocket, spawn_driver};
 use crate::shared::Shared;
 use crate::{ConnectionInfo, Runtime, ServerOptions};
 
@@ -147,14 +147,15 @@ impl ServerConnection {
     }
 
     /// Like [`ServerConnection::start_holding`], the driver watching the
-    /// bytes the socket sends with `sent_probe` (the stall check).
+    /// bytes the socket moves with `traffic_probe` (the stall check and the
+    /// keepalive).
     pub(crate) fn start_probed<W: WebSocket, R: Runtime>(
         ws: W,
         info: ConnectionInfo,
         options: &ServerOptions,
         runtime: R,
         hold: impl Send + 'static,
-        sent_probe: Option<SentProbe<W>>,
+        traffic_probe: Option<TrafficProbe<W>>,
     ) -> ServerConnection {
         let config = options.session_for(info.negotiated());
         let shared = Shared::new(ServerSession::new(config, Instant::now()));
@@ -164,7 +165,7 @@ impl ServerConnection {
             runtime.clone(),
             &options.limits,
             Box::new(hold),
-            sent_probe,
+            traffic_probe,
         );
         let info = Arc::new(info);
         let guard = Arc::new(CloseOnDrop(shared.clone()));

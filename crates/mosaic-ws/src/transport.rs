@@ -13,7 +13,7 @@ use tungstenite::handshake::client::{Request, Response};
 use tungstenite::handshake::server::Callback;
 use tungstenite::protocol::WebSocketConfig;
 
-use crate::{Runtime, WebSocket};
+use crate::{Runtime, Traffic, WebSocket};
 
 /// A runtime's sockets, TLS streams and WebSocket streams.
 ///
@@ -110,14 +110,21 @@ pub trait Transport: Runtime {
         limit: usize,
     ) -> impl Future<Output = io::Result<()>> + Send;
 
-    /// The bytes a server WebSocket's TCP stream has taken to send so far
-    /// ([`Counted::written`](crate::Counted::written)): the driver's sign that a peer takes a frame
-    /// while the WebSocket layer's flush of it is still pending, for the
-    /// stall check.
-    fn server_ws_sent(ws: &Self::ServerWs) -> u64;
+    /// The bytes a server WebSocket's TCP stream has read and taken to send
+    /// so far ([`Counted::traffic`](crate::Counted::traffic)). The driver
+    /// reads it each round: bytes sent while the WebSocket layer's flush of
+    /// a large frame is still pending are progress for the stall check, and
+    /// bytes received without a whole message show the keepalive that the
+    /// peer is alive. The default never moves (no such progress is seen: a
+    /// peer is judged by whole messages and completed flushes).
+    fn server_ws_traffic(_ws: &Self::ServerWs) -> Traffic {
+        Traffic::default()
+    }
 
     /// The same for a client WebSocket.
-    fn client_ws_sent(ws: &Self::ClientWs) -> u64;
+    fn client_ws_traffic(_ws: &Self::ClientWs) -> Traffic {
+        Traffic::default()
+    }
 
     /// The client's WebSocket upgrade with `request`.
     fn ws_connect(
@@ -256,12 +263,12 @@ macro_rules! impl_transport {
                 Ok(())
             }
 
-            fn server_ws_sent(ws: &Self::ServerWs) -> u64 {
-                ws.get_ref().get_ref().0.written()
+            fn server_ws_traffic(ws: &Self::ServerWs) -> $crate::Traffic {
+                ws.get_ref().get_ref().0.traffic()
             }
 
-            fn client_ws_sent(ws: &Self::ClientWs) -> u64 {
-                ws.get_ref().get_ref().0.written()
+            fn client_ws_traffic(ws: &Self::ClientWs) -> $crate::Traffic {
+                ws.get_ref().get_ref().0.traffic()
             }
 
             async fn ws_connect(

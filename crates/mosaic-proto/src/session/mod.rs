@@ -16,7 +16,9 @@
 //!    [`Transmit::Close`] send nothing more;
 //! 5. tell [`set_transport_backlog`](ServerSession::set_transport_backlog)
 //!    what the transport still holds of what it took, and whether it
-//!    handed some on;
+//!    handed some on, and
+//!    [`handle_transport_activity`](ServerSession::handle_transport_activity)
+//!    when bytes arrived that made no whole message;
 //! 6. sleep until input, an application call, or `poll_timeout`.
 
 mod client;
@@ -304,6 +306,14 @@ impl Core {
             self.keepalive.heard(now);
             return;
         }
+        if self.outbound.stall_deadline().is_some() {
+            // Bytes wait to go to the peer (a ping among them, maybe behind
+            // a large frame): it cannot answer what it has not got. The
+            // stall check judges it meanwhile, closing it if it takes
+            // nothing; the keepalive starts over once all has gone.
+            self.keepalive.heard(now);
+            return;
+        }
         match self.keepalive.on_timeout(now) {
             KeepaliveAction::Nothing => {}
             KeepaliveAction::Ping => self.outbound.push_ping(now),
@@ -365,6 +375,9 @@ pub trait Session {
     /// What the transport holds of what it took from `poll_transmit` (for
     /// the stall check).
     fn set_transport_backlog(&mut self, backlog: TransportBacklog, now: Instant);
+    /// Bytes arrived from the peer that make no whole message yet (for the
+    /// keepalive).
+    fn handle_transport_activity(&mut self, now: Instant);
 }
 
 /// The transport inputs and outputs both sessions share, written once: each
@@ -412,6 +425,19 @@ macro_rules! common_methods {
             /// our bytes sit unread); bytes handed on count as progress.
             pub fn set_transport_backlog(&mut self, backlog: TransportBacklog, now: Instant) {
                 self.core.outbound.set_backlog(backlog, now);
+            }
+
+            #[doc = concat!("Bytes arrived from the ", $peer, " that make no whole message yet (part")]
+            /// of a large one). The peer is alive, so the keepalive waits as
+            /// if it had heard a message. Without this, a peer sending one
+            /// large frame is pinged, and its pong waits behind that frame:
+            /// the connection would be closed as unresponsive while data
+            /// flows. (Bytes going the other way prove nothing: a socket
+            /// takes them into its own buffer whether the peer lives or
+            /// not. While they wait, the stall check judges the peer and the
+            /// keepalive waits.)
+            pub fn handle_transport_activity(&mut self, now: Instant) {
+                self.core.keepalive.heard(now);
             }
 
             #[doc = concat!("Bytes of messages queued for the ", $peer, " (each entry counting a little more).")]
@@ -477,6 +503,9 @@ macro_rules! impl_session {
             }
             fn set_transport_backlog(&mut self, backlog: TransportBacklog, now: Instant) {
                 <$ty>::set_transport_backlog(self, backlog, now)
+            }
+            fn handle_transport_activity(&mut self, now: Instant) {
+                <$ty>::handle_transport_activity(self, now)
             }
         }
     };

@@ -152,8 +152,12 @@ impl Outbound {
     }
 
     /// Queues a keepalive ping ahead of the messages (control frames may go
-    /// between messages), so that its timeout measures the peer, not our queue.
+    /// between messages), so that its timeout measures the peer, not our
+    /// queue; not a second one while one waits there.
     pub(crate) fn push_ping(&mut self, now: Instant) {
+        if matches!(self.queue.front(), Some(Transmit::Ping)) {
+            return;
+        }
         self.progress_at.get_or_insert(now);
         self.bytes += ENTRY_COST;
         self.queue.push_front(Transmit::Ping);
