@@ -22,7 +22,8 @@ use crate::{Runtime, Traffic, WebSocket};
 pub trait Transport: Runtime {
     /// A listening TCP socket.
     type Listener: Send + Sync + 'static;
-    /// A connected TCP stream, counting what it sends ([`Counted`](crate::Counted)).
+    /// A connected TCP stream, counting what it reads and sends
+    /// ([`Counted`](crate::Counted)).
     type Tcp: Send + 'static;
     /// A TLS stream on the server side.
     type ServerTls: Send + 'static;
@@ -113,10 +114,11 @@ pub trait Transport: Runtime {
     /// The bytes a server WebSocket's TCP stream has read and taken to send
     /// so far ([`Counted::traffic`](crate::Counted::traffic)). The driver
     /// reads it each round: bytes sent while the WebSocket layer's flush of
-    /// a large frame is still pending are progress for the stall check, and
-    /// bytes received without a whole message show the keepalive that the
-    /// peer is alive. The default never moves (no such progress is seen: a
-    /// peer is judged by whole messages and completed flushes).
+    /// a large frame is still pending are progress for the stall check;
+    /// bytes received without a whole message, and bytes sent from a send
+    /// buffer that was full, show the keepalive that the peer is alive. The
+    /// default never moves: a peer is then judged by whole messages, frames
+    /// the WebSocket layer takes and completed flushes.
     fn server_ws_traffic(_ws: &Self::ServerWs) -> Traffic {
         Traffic::default()
     }

@@ -18,7 +18,8 @@
 //!    what the transport still holds of what it took, and whether it
 //!    handed some on, and
 //!    [`handle_transport_activity`](ServerSession::handle_transport_activity)
-//!    when bytes arrived that made no whole message;
+//!    when bytes arrived that made no whole message, or the peer took
+//!    bytes from a full send buffer;
 //! 6. sleep until input, an application call, or `poll_timeout`.
 
 mod client;
@@ -306,14 +307,6 @@ impl Core {
             self.keepalive.heard(now);
             return;
         }
-        if self.outbound.stall_deadline().is_some() {
-            // Bytes wait to go to the peer (a ping among them, maybe behind
-            // a large frame): it cannot answer what it has not got. The
-            // stall check judges it meanwhile, closing it if it takes
-            // nothing; the keepalive starts over once all has gone.
-            self.keepalive.heard(now);
-            return;
-        }
         match self.keepalive.on_timeout(now) {
             KeepaliveAction::Nothing => {}
             KeepaliveAction::Ping => self.outbound.push_ping(now),
@@ -375,7 +368,7 @@ pub trait Session {
     /// What the transport holds of what it took from `poll_transmit` (for
     /// the stall check).
     fn set_transport_backlog(&mut self, backlog: TransportBacklog, now: Instant);
-    /// Bytes arrived from the peer that make no whole message yet (for the
+    /// Evidence the peer is alive, short of a whole message (for the
     /// keepalive).
     fn handle_transport_activity(&mut self, now: Instant);
 }
@@ -427,15 +420,16 @@ macro_rules! common_methods {
                 self.core.outbound.set_backlog(backlog, now);
             }
 
-            #[doc = concat!("Bytes arrived from the ", $peer, " that make no whole message yet (part")]
-            /// of a large one). The peer is alive, so the keepalive waits as
-            /// if it had heard a message. Without this, a peer sending one
-            /// large frame is pinged, and its pong waits behind that frame:
-            /// the connection would be closed as unresponsive while data
-            /// flows. (Bytes going the other way prove nothing: a socket
-            /// takes them into its own buffer whether the peer lives or
-            /// not. While they wait, the stall check judges the peer and the
-            /// keepalive waits.)
+            #[doc = concat!("The transport has evidence that the ", $peer, " is alive, short of a")]
+            /// whole message: part of a large message arrived, or the peer
+            /// took bytes from a send buffer that was full (only its
+            /// acknowledgements free room there). The keepalive waits as if
+            /// it had heard a message. Without this, a peer busy with one
+            /// large frame is pinged, and the ping or its pong waits behind
+            /// that frame: the connection would be closed as unresponsive
+            /// while data flows. (Bytes a socket merely took to send prove
+            /// nothing: it takes them into its own buffer whether the peer
+            /// lives or not.)
             pub fn handle_transport_activity(&mut self, now: Instant) {
                 self.core.keepalive.heard(now);
             }
