@@ -828,22 +828,38 @@ pub fn client_vanishing_mid_message_ends_its_connection(harness: &impl Harness) 
     witness.check_alive(harness);
 }
 
-/// …and a server vanishing: the client's open requests end with an error.
-pub fn server_vanishing_ends_the_clients_requests(harness: &impl Harness) {
-    // A raw TLS server that upgrades, then drops the connection mid-answer.
+/// A server-side TLS stream over a plain socket.
+type RawServerStream =
+    mosaic_tls::rustls::StreamOwned<mosaic_tls::rustls::ServerConnection, TcpStream>;
+
+/// A raw Mosaic server on a thread of its own: it accepts one connection,
+/// upgrades it by the Mosaic rules and hands the WebSocket to `serve`. Its
+/// URL, its key and its thread.
+fn raw_server(
+    serve: impl FnOnce(WebSocket<RawServerStream>) + Send + 'static,
+) -> (String, VerifyingKey, std::thread::JoinHandle<()>) {
     let identity = Identity::generate().expect("rng");
     let key = identity.public_key();
     let tls = ServerTls::builder(identity).build().expect("tls");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let (tcp, _) = listener.accept().expect("accept");
+        tcp.set_read_timeout(Some(STEP)).expect("timeout");
         let connection = mosaic_tls::rustls::ServerConnection::new(tls.config()).expect("tls");
         let stream = mosaic_tls::rustls::StreamOwned::new(connection, tcp);
         let policy = mosaic_handshake::ServerPolicy::default();
         let mut outcome = None;
         let callback = mosaic_ws::upgrade_callback(&policy, &mut outcome);
-        let mut ws = tungstenite::accept_hdr(stream, callback).expect("upgrade");
+        serve(tungstenite::accept_hdr(stream, callback).expect("upgrade"));
+    });
+    (format!("wss://{addr}/"), key, thread)
+}
+
+/// …and a server vanishing: the client's open requests end with an error.
+pub fn server_vanishing_ends_the_clients_requests(harness: &impl Harness) {
+    // A raw server that upgrades, then drops the connection mid-answer.
+    let (url, key, server) = raw_server(|mut ws| {
         // Wait for the client's Query, then send half of a Record frame and vanish.
         let _ = ws.read();
         let mut stream = ws.into_inner();
@@ -857,7 +873,7 @@ pub fn server_vanishing_ends_the_clients_requests(harness: &impl Harness) {
             .expect("shutdown");
     });
     let client = harness
-        .connect(&format!("wss://{addr}/"), &client_options(key))
+        .connect(&url, &client_options(key))
         .expect("connects");
     let result = harness.block_on(async {
         let records = client
@@ -1351,31 +1367,11 @@ pub fn a_slow_sender_of_a_large_record_is_served(harness: &impl Harness) {
 /// goes unanswered, but the client hears the server in the bytes its socket
 /// reads. The record and the query's end arrive.
 pub fn a_client_receiving_a_large_record_slowly_keeps_its_connection(harness: &impl Harness) {
-    let identity = Identity::generate().expect("rng");
-    let key = identity.public_key();
-    let tls = ServerTls::builder(identity).build().expect("tls");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
     let author = Identity::generate().expect("rng");
     let text = "x".repeat(mosaic_proto::MAX_RECORD_LEN - 4096);
     let record = note(&author, &text, record_now());
     let served = record.clone();
-    let raw_server = std::thread::spawn(move || {
-        use tungstenite::handshake::server::{Request, Response};
-        let (tcp, _) = listener.accept().expect("accept");
-        tcp.set_read_timeout(Some(STEP)).expect("timeout");
-        let connection =
-            mosaic_tls::rustls::ServerConnection::new(tls.config()).expect("tls server");
-        let stream = mosaic_tls::rustls::StreamOwned::new(connection, tcp);
-        #[allow(clippy::result_large_err, reason = "tungstenite's callback type")]
-        let mosaic = |_: &Request, mut response: Response| {
-            let protocol = tungstenite::http::HeaderValue::from_static("mosaic2024");
-            response
-                .headers_mut()
-                .insert("sec-websocket-protocol", protocol);
-            Ok(response)
-        };
-        let mut ws = tungstenite::accept_hdr(stream, mosaic).expect("upgrade");
+    let (url, key, raw_server) = raw_server(move |mut ws| {
         let query_id = loop {
             match ws.read().expect("the client's query") {
                 Message::Binary(bytes) => match ClientMessage::decode(bytes, &Default::default()) {
@@ -1414,9 +1410,7 @@ pub fn a_client_receiving_a_large_record_slowly_keeps_its_connection(harness: &i
         interval: Duration::from_millis(400),
         timeout: Duration::from_millis(400),
     });
-    let client = harness
-        .connect(&format!("wss://{addr}/"), &options)
-        .expect("connects");
+    let client = harness.connect(&url, &options).expect("connects");
     let started = Instant::now();
     let mut records = harness
         .block_on(client.query(Filter::builder().build().expect("filter"), 1))
