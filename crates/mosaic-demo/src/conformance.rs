@@ -1326,8 +1326,6 @@ pub fn a_slow_sender_of_a_large_record_is_served(harness: &impl Harness) {
             timeout: Duration::from_millis(400),
         });
     });
-    let mut ws = raw_mosaic(&server);
-    assert!(matches!(server.report(), Report::Accepted(_)));
     let author = Identity::generate().expect("rng");
     let text = "x".repeat(mosaic_proto::MAX_RECORD_LEN - 4096);
     let record = note(&author, &text, record_now());
@@ -1336,11 +1334,14 @@ pub fn a_slow_sender_of_a_large_record_is_served(harness: &impl Harness) {
     }
     .to_bytes();
     // One masked binary frame, written by hand so that it can go slowly
-    // (a zero mask leaves the payload as it is).
+    // (a zero mask leaves the payload as it is); made before connecting,
+    // as the keepalive runs from the upgrade.
     let mut frame = vec![0x82, 0x80 | 127];
     frame.extend_from_slice(&(submission.len() as u64).to_be_bytes());
     frame.extend_from_slice(&[0; 4]);
     frame.extend_from_slice(&submission);
+    let mut ws = raw_mosaic(&server);
+    assert!(matches!(server.report(), Report::Accepted(_)));
     let started = Instant::now();
     let stream = ws.get_mut();
     for piece in frame.chunks(8 * 1024) {

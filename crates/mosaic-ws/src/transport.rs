@@ -22,8 +22,8 @@ use crate::{Runtime, Traffic, WebSocket};
 pub trait Transport: Runtime {
     /// A listening TCP socket.
     type Listener: Send + Sync + 'static;
-    /// A connected TCP stream, counting what it reads and sends
-    /// ([`Counted`](crate::Counted)).
+    /// A connected TCP stream (with [`impl_transport!`](crate::impl_transport),
+    /// one counting what it reads and sends: [`Counted`](crate::Counted)).
     type Tcp: Send + 'static;
     /// A TLS stream on the server side.
     type ServerTls: Send + 'static;
@@ -106,10 +106,14 @@ pub trait Transport: Runtime {
     /// caller bounds its time. Without it, closing a socket that holds
     /// unread bytes (a request body) resets the connection, and the client
     /// may never read the answer.
+    /// The default does nothing: the stream is dropped at once, as before
+    /// this method existed.
     fn linger(
-        tls: &mut Self::ServerTls,
-        limit: usize,
-    ) -> impl Future<Output = io::Result<()>> + Send;
+        _tls: &mut Self::ServerTls,
+        _limit: usize,
+    ) -> impl Future<Output = io::Result<()>> + Send {
+        async { Ok(()) }
+    }
 
     /// The bytes a server WebSocket's TCP stream has read and taken to send
     /// so far ([`Counted::traffic`](crate::Counted::traffic)). The driver
@@ -145,7 +149,10 @@ pub trait Transport: Runtime {
 /// extension trait with `write_all` and `flush`, one with `read`, and a
 /// function `close` that ends a server TLS stream's sending side (its
 /// close_notify and the TCP FIN). Written once here so that the adapters
-/// hold no copies of it.
+/// hold no copies of it. Its TCP streams are [`Counted`](crate::Counted),
+/// which has the runtime's I/O traits only with mosaic-ws's `tokio`
+/// feature (for tokio-rustls) or `futures-io` feature (for futures-rustls):
+/// enable the one the runtime needs.
 ///
 /// ```text
 /// mosaic_ws::impl_transport!(Tokio, net: tokio::net, tls: tokio_rustls, ws: tokio_tungstenite,

@@ -369,8 +369,10 @@ pub trait Session {
     /// the stall check).
     fn set_transport_backlog(&mut self, backlog: TransportBacklog, now: Instant);
     /// Evidence the peer is alive, short of a whole message (for the
-    /// keepalive).
-    fn handle_transport_activity(&mut self, now: Instant);
+    /// keepalive). The default ignores it.
+    fn handle_transport_activity(&mut self, now: Instant) {
+        let _ = now;
+    }
 }
 
 /// The transport inputs and outputs both sessions share, written once: each
