@@ -194,16 +194,8 @@ struct TrafficWatch<W> {
 }
 
 impl<W> TrafficWatch<W> {
-    /// No probe: nothing is seen but whole messages and completed flushes.
-    fn unwatched() -> Self {
-        TrafficWatch {
-            probe: None,
-            seen: Traffic::default(),
-            send_blocked: false,
-            peer_alive: false,
-        }
-    }
-
+    /// Watches `ws` with `probe`; with none, nothing is seen but whole
+    /// messages and completed flushes.
     fn new(probe: Option<TrafficProbe<W>>, ws: &W) -> Self {
         TrafficWatch {
             probe,
@@ -225,6 +217,13 @@ impl<W> TrafficWatch<W> {
         self.seen = traffic;
         sent
     }
+
+    /// Tells `session` of evidence the peer is alive, if any came.
+    fn tell<S: Session>(&mut self, session: &mut S, now: Instant) {
+        if std::mem::take(&mut self.peer_alive) {
+            session.handle_transport_activity(now);
+        }
+    }
 }
 
 /// Starts a connection's driver: hands it to `shared` and spawns the task
@@ -237,8 +236,14 @@ pub(crate) fn spawn_driver<W: WebSocket, S: Session + Send + 'static, R: Runtime
     hold: Box<dyn Send>,
     traffic_probe: Option<TrafficProbe<W>>,
 ) {
-    let mut driver = Driver::new(ws, shared.clone(), runtime.clone(), limits, hold);
-    driver.traffic = TrafficWatch::new(traffic_probe, &driver.ws);
+    let driver = Driver::new(
+        ws,
+        shared.clone(),
+        runtime.clone(),
+        limits,
+        hold,
+        traffic_probe,
+    );
     shared.install(Box::new(driver));
     runtime.spawn(Box::pin(DriverTask {
         shared: shared.clone(),
@@ -283,8 +288,10 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         runtime: R,
         limits: &Limits,
         hold: Box<dyn Send>,
+        traffic_probe: Option<TrafficProbe<W>>,
     ) -> Self {
         Driver {
+            traffic: TrafficWatch::new(traffic_probe, &ws),
             ws,
             shared,
             runtime,
@@ -297,7 +304,6 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
             release_when_flushed: false,
             unflushed: false,
             handed_on: false,
-            traffic: TrafficWatch::unwatched(),
             read_done: false,
             read_parked: false,
             peer_finished: false,
@@ -402,9 +408,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
         // What arrived in part (a large message) is heard before the
         // keepalive's deadline is looked at.
         self.handed_on |= self.traffic.look(&self.ws);
-        if std::mem::take(&mut self.traffic.peer_alive) {
-            inner.session.handle_transport_activity(now);
-        }
+        self.traffic.tell(&mut inner.session, now);
         let due = inner.session.poll_timeout().is_some_and(|d| now >= d);
         if due {
             inner.session.handle_timeout(now);
@@ -870,9 +874,7 @@ impl<W: WebSocket, S: Session, R: Runtime> Driver<W, S, R> {
                     (true, false) => TransportBacklog::Waiting,
                 };
                 inner.session.set_transport_backlog(backlog, now);
-                if std::mem::take(&mut self.traffic.peer_alive) {
-                    inner.session.handle_transport_activity(now);
-                }
+                self.traffic.tell(&mut inner.session, now);
                 if closed
                     && self.linger_until.is_none()
                     && (!inner.session.has_transmits() || Self::peer_gone(&inner))
@@ -1083,7 +1085,7 @@ pub(crate) mod tests {
         limits: &Limits,
     ) -> Driver<Recorder, S, Timers> {
         let (recorder, timers) = (Recorder(peer.clone()), Timers(timers.clone()));
-        Driver::new(recorder, shared.clone(), timers, limits, Box::new(()))
+        Driver::new(recorder, shared.clone(), timers, limits, Box::new(()), None)
     }
 
     /// A client connection on a driver over a [`Recorder`] and [`Timers`],

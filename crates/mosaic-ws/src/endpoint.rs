@@ -535,7 +535,7 @@ impl<T: Transport> Incoming<T> {
         let config = options.limits.websocket_config();
         let upgraded = transport.ws_accept(&mut tls, callback, config).await;
         let ws = match upgraded {
-            Ok(()) => Ok(transport.ws_upgraded(tls, config).await),
+            Ok(()) => transport.ws_upgraded(tls, config).await,
             Err(error) => match (Refusal::for_error(&error), outcome) {
                 // Refused by tungstenite before the Mosaic rules saw it: say
                 // why, as the Mosaic rules' refusals do.
@@ -543,23 +543,20 @@ impl<T: Transport> Incoming<T> {
                     let written = T::write_refusal(&mut tls, &refusal.to_http()).await;
                     let Refusal { status, reason } = refusal;
                     let error = AcceptError::Rejected { status, reason };
-                    return Upgraded::refused(written, tls, slot, error);
+                    return Upgraded::refused(written.is_ok(), tls, slot, error);
                 }
                 // Refused by the Mosaic rules: tungstenite sent the answer
                 // and then says Http, or failed to send it.
                 (None, Some(UpgradeOutcome::Rejected { status, reason })) => {
-                    let written = match error {
-                        tungstenite::Error::Http(_) => Ok(()),
-                        _ => Err(io::ErrorKind::BrokenPipe.into()),
-                    };
+                    let written = matches!(error, tungstenite::Error::Http(_));
                     let error = AcceptError::Rejected { status, reason };
                     return Upgraded::refused(written, tls, slot, error);
                 }
                 (None, _) => return Err(AcceptError::Upgrade(error)),
             },
         };
-        let accepted = match (ws, outcome) {
-            (Ok(ws), Some(UpgradeOutcome::Mosaic(negotiated))) => {
+        let accepted = match outcome {
+            Some(UpgradeOutcome::Mosaic(negotiated)) => {
                 let info = ConnectionInfo::new(negotiated, peer, Some(remote_addr));
                 // The driver holds the slot and the registry entry, so both go
                 // when the connection does; the entry is filled in after the
@@ -572,17 +569,17 @@ impl<T: Transport> Incoming<T> {
                 let _ = entry.set(registry.register(connection.shutdown_hook()));
                 Ok(Accepted::Mosaic(connection))
             }
-            (Ok(ws), Some(UpgradeOutcome::Nostr)) => Ok(Accepted::Nostr(NostrConnection::new(
+            Some(UpgradeOutcome::Nostr) => Ok(Accepted::Nostr(NostrConnection::new(
                 ws,
                 peer,
                 Some(remote_addr),
                 slot,
             ))),
-            (_, Some(UpgradeOutcome::Rejected { status, reason })) => {
-                Err(AcceptError::Rejected { status, reason })
+            // tungstenite upgrades only once the callback accepted: neither
+            // can come with an upgraded stream.
+            Some(UpgradeOutcome::Rejected { .. }) | None => {
+                Err(AcceptError::Upgrade(tungstenite::Error::ConnectionClosed))
             }
-            (Err(error), _) => Err(AcceptError::Upgrade(error)),
-            (Ok(_), None) => Err(AcceptError::Upgrade(tungstenite::Error::ConnectionClosed)),
         };
         accepted.map(Upgraded::Accepted)
     }
@@ -610,22 +607,22 @@ enum Upgraded<T: Transport> {
 }
 
 impl<T: Transport> Upgraded<T> {
-    /// A refusal whose answer was `written`: lingered on if it went, else
-    /// the connection is dropped at once.
+    /// A refusal whose answer was `written` or not: lingered on if it went,
+    /// else the connection is dropped at once.
     fn refused(
-        written: io::Result<()>,
+        written: bool,
         tls: T::ServerTls,
         slot: Slot,
         error: AcceptError,
     ) -> Result<Upgraded<T>, AcceptError> {
-        match written {
-            Ok(()) => Ok(Upgraded::Refused {
-                tls: Box::new(tls),
-                slot,
-                error,
-            }),
-            Err(_) => Err(error),
+        if !written {
+            return Err(error);
         }
+        Ok(Upgraded::Refused {
+            tls: Box::new(tls),
+            slot,
+            error,
+        })
     }
 }
 
