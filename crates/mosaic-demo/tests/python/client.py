@@ -3,6 +3,7 @@
 against a server we did not write this client for.
 
     client.py URL MOPUB [--cert CERT --key KEY] [--service-url URL]
+    client.py URL MOPUB [--cert CERT --key KEY] --handshakes N
     client.py --make-identity DIR
 
 The first form connects to URL (wss://127.0.0.1:PORT/) over TLS 1.3, trusts
@@ -19,7 +20,11 @@ It prints `stored <ID hex>` for each record the server must now hold, and
 exits 0 when every check passed, 1 with a message naming the failed check,
 3 when a Python package is missing.
 
-The second form makes a client identity (ed25519 key, self-signed X.509
+The second form opens N connections, four at a time, each upgraded (101,
+mosaic2024) and closed normally at once, and exits 1 if any failed: many
+TLS handshakes and upgrades in a row, where a lost request or answer shows.
+
+The third form makes a client identity (ed25519 key, self-signed X.509
 certificate) in DIR as cert.pem and key.pem and prints its mopub0 key.
 """
 
@@ -27,6 +32,7 @@ import argparse
 import os
 import ssl
 import sys
+import threading
 import time
 
 try:
@@ -240,6 +246,30 @@ def wrong_pin_check(url):
     passed("another pinned key: refused after the TLS handshake, before the upgrade")
 
 
+def repeated_handshakes(url, context, count, at_once=4):
+    """`count` upgrades, `at_once` threads each opening and closing its
+    share in turn; returns what went wrong, one line per failed connection."""
+    failures = []
+    lock = threading.Lock()
+
+    def run(share):
+        for _ in range(share):
+            try:
+                with open_ws(url, context, extensions=SUPPORTED) as ws:
+                    check(ws.subprotocol == "mosaic2024", f"subprotocol {ws.subprotocol!r}")
+            except Exception as e:  # noqa: BLE001 - every failure is counted and shown
+                with lock:
+                    failures.append(f"{type(e).__name__}: {e}")
+
+    shares = [count // at_once + (1 if i < count % at_once else 0) for i in range(at_once)]
+    threads = [threading.Thread(target=run, args=(share,)) for share in shares]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
 def exchange(url, context, secret, authenticated):
     """Subscribe, Submission, Get, Query, Unsubscribe, checked byte for byte."""
     me = mosaic.public_key(secret)
@@ -402,6 +432,7 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--service-url")
     parser.add_argument("--make-identity", metavar="DIR")
+    parser.add_argument("--handshakes", type=int, metavar="N")
     args = parser.parse_args()
 
     if args.make_identity:
@@ -423,6 +454,15 @@ def main():
         context = tlskeys.client_context(pinned, args.cert, args.key)
         print(f"     as {'authenticated ' + mosaic.encode_mopub(mosaic.public_key(secret)) if args.cert else 'anonymous'}"
               f" against {args.url} ({args.mopub})", flush=True)
+        if args.handshakes is not None:
+            started = time.monotonic()
+            failures = repeated_handshakes(args.url, context, args.handshakes)
+            print(f"connections {args.handshakes - len(failures)} upgraded, 0 refused")
+            print(f"     {args.handshakes} connections in {time.monotonic() - started:.1f} s")
+            check(not failures, f"{len(failures)} of {args.handshakes} connections failed, the first: "
+                                + "; ".join(failures[:3]))
+            print(f"PASS: {args.handshakes} handshakes")
+            return 0
         handshake_checks(args.url, context, args.service_url)
         wrong_pin_check(args.url)
         bad_peer_checks(args.url, context)

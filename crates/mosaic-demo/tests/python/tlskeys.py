@@ -3,7 +3,10 @@
 
 import datetime
 import os
+import select
 import ssl
+import threading
+import time
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -83,6 +86,101 @@ class PinnedKeyMismatch(ssl.SSLError):
     """The server's certificate carries another key than the pinned one."""
 
 
+class SerializedTLSSocket:
+    """A TLS socket whose reads and writes never run at the same time.
+
+    websockets' sync client reads in a thread of its own while the caller's
+    thread writes, on one `ssl.SSLSocket`. Python's `ssl` lets the two run
+    inside OpenSSL at once, and one `SSL` object is not safe for that.
+    Against our server (rustls, which sends its TLS 1.3 session tickets
+    after the client's Finished, so they arrive while the client writes its
+    upgrade request) about one connection in 400 went wrong: the request
+    never reached the server, or reached it as a record it could not
+    decrypt. A client doing the same in one thread had no failure in 1,200
+    connections. (Python 3.13.6 locked the socket, which blocked a writer
+    behind a reader waiting for data; 3.13.7 took that back: cpython#137583.)
+
+    Here each OpenSSL call holds a lock, the socket is non-blocking, and the
+    waits for the network (`select`) are made without the lock, so a reader
+    waiting for data never holds up a writer. It has the methods
+    websockets uses (`recv`, `sendall`, `settimeout`, `shutdown`, `close`,
+    `fileno` for its selector); the rest (`version`, `cipher`,
+    `getpeercert`, ...) go to the wrapped socket."""
+
+    # A wait for the network is cut this short so that a change made by the
+    # other thread (it took the bytes this one waited for) is seen soon.
+    POLL = 0.05
+
+    def __init__(self, tls):
+        self._tls = tls
+        self._lock = threading.Lock()
+        self._timeout = tls.gettimeout()
+        tls.setblocking(False)
+
+    def __getattr__(self, name):
+        return getattr(self._tls, name)
+
+    def fileno(self):
+        return self._tls.fileno()
+
+    def settimeout(self, timeout):
+        self._timeout = timeout
+
+    def gettimeout(self):
+        return self._timeout
+
+    def setblocking(self, flag):
+        self._timeout = None if flag else 0.0
+
+    def _wait(self, deadline, readable):
+        """Waits for the socket without the lock; TimeoutError past `deadline`."""
+        pause = self.POLL
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("timed out")
+            pause = min(pause, left)
+        fd = [self._tls]
+        select.select(fd if readable else [], [] if readable else fd, [], pause)
+
+    def _deadline(self):
+        return None if self._timeout is None else time.monotonic() + self._timeout
+
+    def recv(self, size):
+        deadline = self._deadline()
+        while True:
+            with self._lock:
+                try:
+                    return self._tls.recv(size)
+                except ssl.SSLWantReadError:
+                    readable = True
+                except ssl.SSLWantWriteError:
+                    readable = False
+            self._wait(deadline, readable)
+
+    def sendall(self, data):
+        deadline = self._deadline()
+        view = memoryview(data).cast("B")
+        while view:
+            with self._lock:
+                try:
+                    view = view[self._tls.send(view):]
+                    continue
+                except ssl.SSLWantWriteError:
+                    readable = False
+                except ssl.SSLWantReadError:
+                    readable = True
+            self._wait(deadline, readable)
+
+    def shutdown(self, how):
+        with self._lock:
+            self._tls.shutdown(how)
+
+    def close(self):
+        with self._lock:
+            self._tls.close()
+
+
 class PinningContext(ssl.SSLContext):
     """A TLS 1.3 client context that trusts exactly one ed25519 key.
 
@@ -90,7 +188,8 @@ class PinningContext(ssl.SSLContext):
     cannot be refused inside the handshake: CA verification is off, and
     wrap_socket compares the certificate's key with the pinned key right
     after the TLS handshake, before a single HTTP byte is sent, closing the
-    socket on a mismatch."""
+    socket on a mismatch. The socket it returns is a SerializedTLSSocket,
+    safe for websockets' two threads."""
 
     pinned = None
     identity_files = (None, None)
@@ -113,7 +212,7 @@ class PinningContext(ssl.SSLContext):
         except Exception:
             tls.close()
             raise
-        return tls
+        return SerializedTLSSocket(tls)
 
 
 def client_context(pinned_key, cert_path=None, key_path=None):
