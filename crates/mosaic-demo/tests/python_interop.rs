@@ -25,7 +25,7 @@ use mosaic_proto::{Record, RecordFlags, References, SubmissionResultCode};
 use mosaic_tls::{ClientAuth, ClientTls, Identity, PeerCertError, PeerIdentity, ServerTls};
 use mosaic_ws_tokio::{ClientOptions, ServerOptions};
 
-use harness::OnTokio;
+use harness::{OnAsyncStd, OnTokio};
 
 /// The service URL our server announces and the Python server is told to.
 const SERVICE_URL: &str = "https://mosaic.example/account";
@@ -178,18 +178,19 @@ fn hex_decode(text: &str) -> Vec<u8> {
         .collect()
 }
 
-/// Our example server in-process on tokio: sync supported, a service URL,
-/// optional client certificates, full record validation.
+/// Our example server in-process, on a runtime of the harness: sync
+/// supported, a service URL, optional client certificates, full record
+/// validation.
 struct OurServer {
     url: String,
     mopub: String,
     store: std::sync::Arc<MemoryStore>,
     reports: mpsc::Receiver<Report>,
-    shutdown: mosaic_ws_tokio::ShutdownHandle,
+    shutdown: mosaic_ws::ShutdownHandle,
 }
 
 impl OurServer {
-    fn start() -> OurServer {
+    fn start(harness: &impl Harness) -> OurServer {
         let identity = Identity::generate().expect("rng");
         let mopub = identity.mopub();
         let tls = ServerTls::builder(identity)
@@ -204,7 +205,7 @@ impl OurServer {
             .expect("policy");
         let store = MemoryStore::new(1_000, store::full_validation());
         let (tx, reports) = mpsc::channel();
-        let (addr, shutdown) = OnTokio.start_server(options, store.clone(), tx);
+        let (addr, shutdown) = harness.start_server(options, store.clone(), tx);
         OurServer {
             url: format!("wss://{addr}/"),
             mopub,
@@ -233,9 +234,13 @@ impl Drop for OurServer {
 /// Runs client.py against our server and checks what the server saw:
 /// every accepted connection had `expected` identity, and the store holds
 /// exactly the records the client says it stored, each fully valid.
-fn python_client_against_our_server(client_args: &[&str], expected: Option<&str>) {
+fn python_client_against_our_server(
+    harness: &impl Harness,
+    client_args: &[&str],
+    expected: Option<&str>,
+) {
     require_python();
-    let server = OurServer::start();
+    let server = OurServer::start(harness);
     let mut args = vec![
         "client.py",
         &server.url,
@@ -322,7 +327,7 @@ fn python_client_against_our_server(client_args: &[&str], expected: Option<&str>
 #[test]
 #[ignore = "needs python3 with websockets, blake3 and cryptography (.ci/run installs them)"]
 fn python_client_against_our_server_anonymous() {
-    python_client_against_our_server(&[], None);
+    python_client_against_our_server(&OnTokio, &[], None);
 }
 
 #[test]
@@ -330,7 +335,16 @@ fn python_client_against_our_server_anonymous() {
 fn python_client_against_our_server_with_client_certificate() {
     require_python();
     let identity = PythonIdentity::make("exchange");
-    python_client_against_our_server(&identity.args(), Some(&identity.mopub));
+    python_client_against_our_server(&OnTokio, &identity.args(), Some(&identity.mopub));
+}
+
+/// The same exchange against our server on the async-std adapter.
+#[test]
+#[ignore = "needs python3 with websockets, blake3 and cryptography (.ci/run installs them)"]
+fn python_client_against_our_async_std_server_with_client_certificate() {
+    require_python();
+    let identity = PythonIdentity::make("exchange-async-std");
+    python_client_against_our_server(&OnAsyncStd, &identity.args(), Some(&identity.mopub));
 }
 
 /// 2,000 upgrades by the Python client with a client certificate, four at
@@ -342,10 +356,21 @@ fn python_client_against_our_server_with_client_certificate() {
 #[test]
 #[ignore = "needs python3 with websockets, blake3 and cryptography (.ci/run installs them)"]
 fn python_client_handshakes_repeatedly_against_our_server() {
+    python_client_handshakes_repeatedly(&OnTokio, "handshakes");
+}
+
+/// The same on the async-std adapter.
+#[test]
+#[ignore = "needs python3 with websockets, blake3 and cryptography (.ci/run installs them)"]
+fn python_client_handshakes_repeatedly_against_our_async_std_server() {
+    python_client_handshakes_repeatedly(&OnAsyncStd, "handshakes-async-std");
+}
+
+fn python_client_handshakes_repeatedly(harness: &impl Harness, name: &str) {
     const CONNECTIONS: usize = 2_000;
     require_python();
-    let identity = PythonIdentity::make("handshakes");
-    let server = OurServer::start();
+    let identity = PythonIdentity::make(name);
+    let server = OurServer::start(harness);
     let count = CONNECTIONS.to_string();
     let mut args = vec!["client.py", &server.url, &server.mopub];
     let identity_args = identity.args();
