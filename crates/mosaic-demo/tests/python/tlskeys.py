@@ -107,8 +107,9 @@ class SerializedTLSSocket:
     `fileno` for its selector); the rest (`version`, `cipher`,
     `getpeercert`, ...) go to the wrapped socket."""
 
-    # A wait for the network is cut this short so that a change made by the
-    # other thread (it took the bytes this one waited for) is seen soon.
+    # Waits for the network are cut this short: an OpenSSL call in the other
+    # thread may change what this one waits for (in TLS either call may read
+    # or write), and a short poll keeps that from becoming a stall.
     POLL = 0.05
 
     def __init__(self, tls):
