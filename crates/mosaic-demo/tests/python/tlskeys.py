@@ -2,6 +2,7 @@
 `cryptography` package, for the Python interop peers."""
 
 import datetime
+import functools
 import os
 import select
 import ssl
@@ -147,31 +148,28 @@ class SerializedTLSSocket:
     def _deadline(self):
         return None if self._timeout is None else time.monotonic() + self._timeout
 
-    def recv(self, size):
-        deadline = self._deadline()
+    def _locked(self, call, deadline):
+        """`call()` under the lock; again after each wait for what OpenSSL
+        asked for."""
         while True:
             with self._lock:
                 try:
-                    return self._tls.recv(size)
+                    return call()
                 except ssl.SSLWantReadError:
                     readable = True
                 except ssl.SSLWantWriteError:
                     readable = False
             self._wait(deadline, readable)
 
+    def recv(self, size):
+        return self._locked(functools.partial(self._tls.recv, size), self._deadline())
+
     def sendall(self, data):
         deadline = self._deadline()
         view = memoryview(data).cast("B")
         while view:
-            with self._lock:
-                try:
-                    view = view[self._tls.send(view):]
-                    continue
-                except ssl.SSLWantWriteError:
-                    readable = False
-                except ssl.SSLWantReadError:
-                    readable = True
-            self._wait(deadline, readable)
+            sent = self._locked(functools.partial(self._tls.send, view), deadline)
+            view = view[sent:]
 
     def shutdown(self, how):
         with self._lock:
