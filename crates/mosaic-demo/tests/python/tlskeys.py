@@ -171,6 +171,16 @@ class SerializedTLSSocket:
             sent = self._locked(functools.partial(self._tls.send, view), deadline)
             view = view[sent:]
 
+    # Under the lock too: OpenSSL replaces the session these read when the
+    # other thread takes in a session ticket.
+    def version(self):
+        with self._lock:
+            return self._tls.version()
+
+    def cipher(self):
+        with self._lock:
+            return self._tls.cipher()
+
     def shutdown(self, how):
         with self._lock:
             self._tls.shutdown(how)
