@@ -18,10 +18,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt as _, StreamExt as _};
-use mosaic_benches::e2e::raw::Rt;
+use mosaic_benches::e2e::raw::{CLIENT_THREADS, Rt, SERVER_THREADS};
 use mosaic_benches::e2e::servers::{RunOn, on_each_runtime, start_servers};
 use mosaic_benches::e2e::stats::Paired;
-use mosaic_benches::e2e::{Fixture, bounded, filter, machine, quick, record_of_len, ws_config};
+use mosaic_benches::e2e::{
+    Fixture, bounded, filter, machine, quick, record_of_len, threads_cpu, ws_config,
+};
 use mosaic_proto::session::ServerEvent;
 use mosaic_proto::{QueryClosedCode, QueryId, Record, ServerMessage};
 use mosaic_ws::{Accepted, ClientConnection, WebSocket};
@@ -104,6 +106,7 @@ fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, quick: bool) {
             mosaic_transfer(&client, count).await;
             raw_transfer(&mut raw, len, count).await;
             let mut paired = Paired::default();
+            let (mut ours_busy, mut base_busy) = (Busy::default(), Busy::default());
             // For profiling one side alone: MOSAIC_BENCH_SIDE=ours or base.
             match std::env::var("MOSAIC_BENCH_SIDE").as_deref() {
                 Ok("ours") => {
@@ -123,11 +126,11 @@ fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, quick: bool) {
             for round in 0..rounds {
                 // Alternate which side goes first, so neither always follows the other.
                 let (ours, base) = if round % 2 == 0 {
-                    let o = mosaic_transfer(&client, count).await;
-                    (o, raw_transfer(&mut raw, len, count).await)
+                    let o = ours_busy.time(mosaic_transfer(&client, count)).await;
+                    (o, base_busy.time(raw_transfer(&mut raw, len, count)).await)
                 } else {
-                    let b = raw_transfer(&mut raw, len, count).await;
-                    (mosaic_transfer(&client, count).await, b)
+                    let b = base_busy.time(raw_transfer(&mut raw, len, count)).await;
+                    (ours_busy.time(mosaic_transfer(&client, count)).await, b)
                 };
                 paired.push(bytes / ours.as_secs_f64(), bytes / base.as_secs_f64());
             }
@@ -148,9 +151,50 @@ fn run<R: Rt>(rt: R, fixture: Fixture, rounds: usize, quick: bool) {
                 len,
                 rates.line("kmsg/s", 1e3)
             );
+            // Which side's thread limits the rate (tokio only: async-std
+            // runs both sides on one executor).
+            if !(ours_busy.client.is_zero() && base_busy.client.is_zero()) {
+                println!(
+                    "{} record {:>7} B: threads busy: ours {} | base {}",
+                    rt.name(),
+                    len,
+                    ours_busy.line(),
+                    base_busy.line()
+                );
+            }
         }
         client.close(mosaic_proto::CloseCode::NORMAL, "");
     });
+}
+
+/// CPU time of the tokio server's and client's runtime threads over one
+/// side's transfers, against the transfers' duration.
+#[derive(Default)]
+struct Busy {
+    transfers: Duration,
+    client: Duration,
+    server: Duration,
+}
+
+impl Busy {
+    /// Runs one transfer, adding its duration and the threads' CPU time.
+    async fn time(&mut self, transfer: impl Future<Output = Duration>) -> Duration {
+        let (client, server) = (threads_cpu(CLIENT_THREADS), threads_cpu(SERVER_THREADS));
+        let took = transfer.await;
+        self.client += threads_cpu(CLIENT_THREADS).saturating_sub(client);
+        self.server += threads_cpu(SERVER_THREADS).saturating_sub(server);
+        self.transfers += took;
+        took
+    }
+
+    fn line(&self) -> String {
+        let share = |cpu: Duration| 100.0 * cpu.as_secs_f64() / self.transfers.as_secs_f64();
+        format!(
+            "client {:.0}%, server {:.0}%",
+            share(self.client),
+            share(self.server)
+        )
+    }
 }
 
 /// One Mosaic transfer of `count` records; its duration.

@@ -193,6 +193,38 @@ fn status_field(name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user and system) this process's threads named with `prefix`
+/// have used so far, from `/proc/self/task/*/stat` (Linux; zero elsewhere).
+/// The kernel counts it in ticks of 10 ms (USER_HZ is 100 on Linux), so
+/// compare sums over many transfers, not single ones.
+pub fn threads_cpu(prefix: &str) -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut ticks = 0;
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // The name is in parentheses and may hold spaces; fields follow it.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if !stat[open + 1..close].starts_with(prefix) {
+            continue;
+        }
+        // utime and stime are fields 14 and 15 of proc_pid_stat(5); the
+        // first after the name is field 3.
+        ticks += stat[close + 1..]
+            .split_whitespace()
+            .skip(11)
+            .take(2)
+            .filter_map(|field| field.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Duration::from_millis(ticks * 10)
+}
+
 /// Raises the soft open-files limit to the hard limit; returns the new soft limit.
 pub fn raise_nofile_limit() -> u64 {
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
@@ -248,4 +280,35 @@ pub fn tokio_workers() -> (usize, usize) {
             Some((s.trim().parse().ok()?, c.trim().parse().ok()?))
         })
         .unwrap_or((1, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// A thread that spins is charged CPU time under its own name, and only
+    /// there; the spin ends once the count moves (or after 10 s).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn threads_cpu_counts_the_named_threads_only() {
+        const NAME: &str = "cpu-count-test";
+        assert_eq!(threads_cpu(NAME), Duration::ZERO);
+        let spun = std::thread::Builder::new()
+            .name(NAME.into())
+            .spawn(|| {
+                let start = Instant::now();
+                while threads_cpu(NAME) < Duration::from_millis(30)
+                    && start.elapsed() < Duration::from_secs(10)
+                {
+                    std::hint::black_box(start.elapsed());
+                }
+                threads_cpu(NAME)
+            })
+            .expect("spawn")
+            .join()
+            .expect("join");
+        assert!(spun >= Duration::from_millis(30), "counted {spun:?}");
+        assert_eq!(threads_cpu("no-such-thread"), Duration::ZERO);
+    }
 }

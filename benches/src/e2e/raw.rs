@@ -75,6 +75,11 @@ fn server_name(addr: SocketAddr) -> ServerName<'static> {
     ServerName::IpAddress(addr.ip().into())
 }
 
+/// The name of the tokio server runtime's threads ([`super::threads_cpu`]).
+pub const SERVER_THREADS: &str = "bench-server";
+/// The name of the tokio client runtime's threads.
+pub const CLIENT_THREADS: &str = "bench-client";
+
 /// tokio: the server side on one runtime, the client side on another, as if
 /// they were two processes on the same machine.
 #[derive(Clone, Debug)]
@@ -98,8 +103,8 @@ impl TokioRt {
             )
         };
         TokioRt {
-            server: runtime(server_workers, "bench-server"),
-            client: runtime(client_workers, "bench-client"),
+            server: runtime(server_workers, SERVER_THREADS),
+            client: runtime(client_workers, CLIENT_THREADS),
         }
     }
 }
