@@ -106,8 +106,9 @@ pub trait Transport: Runtime {
     /// caller bounds its time. Without it, closing a socket that holds
     /// unread bytes (a request body) resets the connection, and the client
     /// may never read the answer.
-    /// The default does nothing: the stream is dropped at once, as before
-    /// this method existed.
+    ///
+    /// The default does nothing: the refused stream is dropped at once, so
+    /// a hand-written transport gets the abrupt close described above.
     fn linger(
         _tls: &mut Self::ServerTls,
         _limit: usize,
